@@ -1,0 +1,142 @@
+//! Node-local truth: this agent's identity, its own services and checks, and their sync into
+//! the catalog.
+//!
+//! The HTTP agent endpoints, config files and (later) the Docker watcher register here; the
+//! syncer (`ae.rs`) turns local changes into Raft writes. A registration is pushed before the
+//! API call returns, so it is visible in `/v1/catalog/*` on the very next request.
+//!
+//! Architecture Invariant: this module writes the catalog only through `Cluster::write` (Raft).
+
+pub mod ae;
+pub mod definition;
+mod identity;
+pub mod leader;
+pub mod local;
+pub mod persist;
+pub mod reconcile;
+mod register;
+mod reload;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+pub use identity::Identity;
+pub use local::{LocalCheck, LocalService, LocalState, Source};
+pub use register::AgentError;
+
+use crate::catalog::Store;
+use crate::cluster::Cluster;
+
+/// Handle on the local agent; clones share state.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Who this node is.
+    identity: Identity,
+    /// Registered services and checks. A std mutex: never held across an await.
+    local: Mutex<LocalState>,
+    /// Where writes go.
+    cluster: Cluster,
+    /// The catalog, read by full syncs.
+    store: Store,
+    /// Serialises syncs so two pushes of the same entry never race.
+    sync_lock: tokio::sync::Mutex<()>,
+    /// Wakes the syncer task after a change that was not pushed inline.
+    sync_notify: Notify,
+    /// Wakes the TTL timer task after a TTL check changed.
+    ttl_notify: Notify,
+    /// Bumped after every local change, for hash-based blocking on `/v1/agent/service/:id`.
+    local_changed: tokio::sync::watch::Sender<u64>,
+    /// Where API registrations are persisted (`None` in `-dev`).
+    state_file: Option<std::path::PathBuf>,
+    /// The bytes last written to `state_file`, to skip identical writes. An async mutex held
+    /// from capture to rename, so saves never interleave or land out of order.
+    last_saved: tokio::sync::Mutex<Vec<u8>>,
+    /// Whether script checks may be registered through the API.
+    enable_script_checks: bool,
+    /// Whether script checks may come from config files.
+    enable_local_script_checks: bool,
+}
+
+impl Agent {
+    /// A new agent with no services or checks yet.
+    pub fn new(
+        identity: Identity,
+        cluster: Cluster,
+        store: Store,
+        state_file: Option<std::path::PathBuf>,
+        enable_script_checks: bool,
+        enable_local_script_checks: bool,
+    ) -> Agent {
+        Agent {
+            inner: Arc::new(Inner {
+                identity,
+                local: Mutex::new(LocalState::default()),
+                cluster,
+                store,
+                sync_lock: tokio::sync::Mutex::new(()),
+                sync_notify: Notify::new(),
+                ttl_notify: Notify::new(),
+                local_changed: tokio::sync::watch::Sender::new(0),
+                state_file,
+                last_saved: tokio::sync::Mutex::new(Vec::new()),
+                enable_script_checks,
+                enable_local_script_checks,
+            }),
+        }
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// Locks the local state for reading or editing. Never hold the guard across an await.
+    pub fn local(&self) -> MutexGuard<'_, LocalState> {
+        self.inner.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads API registrations persisted by an earlier run (before the first sync).
+    pub fn restore_persisted(&self) -> Result<(), persist::PersistError> {
+        let Some(file) = &self.inner.state_file else {
+            return Ok(());
+        };
+        let state = persist::load(file)?;
+        persist::restore(&mut self.local(), state);
+        Ok(())
+    }
+
+    /// Writes API registrations to the state file when they changed since the last write.
+    async fn persist(&self) {
+        let Some(file) = self.inner.state_file.clone() else {
+            return;
+        };
+        let mut last = self.inner.last_saved.lock().await;
+        let state = persist::capture(&self.local());
+        let bytes = serde_json::to_vec(&state).unwrap_or_default();
+        if *last == bytes {
+            return;
+        }
+        match tokio::task::spawn_blocking(move || persist::save(&file, &state)).await {
+            Ok(Ok(())) => *last = bytes,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "agent: failed to persist local services and checks")
+            }
+            Err(e) => tracing::error!(error = %e, "agent: persisting task failed"),
+        }
+    }
+
+    /// A receiver that sees every local change (registrations, status updates).
+    pub fn subscribe_local(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.local_changed.subscribe()
+    }
+
+    /// Notified whenever a TTL check changes (the TTL task waits on it).
+    pub fn ttl_changed(&self) -> &Notify {
+        &self.inner.ttl_notify
+    }
+}

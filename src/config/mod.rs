@@ -1,0 +1,208 @@
+//! Agent configuration: user formats (flags, JSON and HCL files) and the validated runtime config.
+//!
+//! Two stages, as in Consul's `agent/config`: every source is read into an all-optional
+//! `FileConfig`, sources merge in order (defaults < files in command-line order < flags), and one
+//! pass builds a `RuntimeConfig` while collecting every error (`file: key: reason`).
+//!
+//! Architecture Invariant: this module never calls `env::set_var` and never reaches a subsystem;
+//! it turns text into a `RuntimeConfig` or a list of errors, nothing else.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::agent::definition::{CheckDefinition, ServiceDefinition};
+
+mod build;
+pub mod file;
+mod flags;
+mod keys;
+mod load;
+mod netaddr;
+#[cfg(test)]
+mod tests;
+
+pub use file::FileConfig;
+pub use flags::{parse_agent_flags, AgentFlags};
+pub use load::{load, validate_paths, ConfigFormat};
+
+/// A command-line problem, found before any file is read. Display is Go's `flag` wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag Berth does not know.
+    #[error("flag provided but not defined: -{0}")]
+    UnknownFlag(String),
+    /// A value flag at the end of the line.
+    #[error("flag needs an argument: -{0}")]
+    MissingValue(String),
+    /// A value that does not parse as the flag's type.
+    #[error("invalid value {value:?} for flag -{flag}: {reason}")]
+    InvalidValue {
+        /// Flag name without dashes.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A boolean flag given a non-boolean (`-dev=yes`).
+    #[error("invalid boolean value {value:?} for -{flag}: parse error")]
+    InvalidBool {
+        /// Flag name without dashes.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// `---x`, `-=x` and the like.
+    #[error("bad flag syntax: {0}")]
+    BadSyntax(String),
+    /// A positional argument; `berth agent` takes none.
+    #[error("unexpected argument {0:?}")]
+    UnexpectedArgument(String),
+    /// `-h` or `-help`: the caller prints usage.
+    #[error("flag: help requested")]
+    Help,
+}
+
+/// Every problem found in the config, one `source: key: reason` line each, so a user fixes
+/// them all in one round.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct ConfigErrors(pub Vec<String>);
+
+/// Listener ports; `None` disables a listener (Consul's `-1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ports {
+    /// HTTP API (8500).
+    pub http: Option<u16>,
+    /// DNS (8600).
+    pub dns: Option<u16>,
+    /// Server RPC and Raft (8300).
+    pub server: u16,
+    /// LAN gossip (8301).
+    pub serf_lan: u16,
+    /// WAN gossip (8302).
+    pub serf_wan: Option<u16>,
+}
+
+/// LAN gossip knobs, Consul's `gossip_lan` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GossipLan {
+    /// Members gossiped to per round.
+    pub gossip_nodes: u32,
+    /// Time between gossip rounds.
+    pub gossip_interval: Duration,
+    /// Time between failure probes.
+    pub probe_interval: Duration,
+    /// Wait for a probe's ack before asking others.
+    pub probe_timeout: Duration,
+    /// Broadcast retransmissions (scaled by log(n)).
+    pub retransmit_mult: u32,
+    /// Suspicion timeout multiplier (scaled by log(n)).
+    pub suspicion_mult: u32,
+}
+
+/// Log verbosity, Consul's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Debugging detail (`-dev` default).
+    Debug,
+    /// Normal operation (default).
+    Info,
+    /// Problems that were handled.
+    Warn,
+    /// Failures.
+    Error,
+}
+
+/// The validated configuration every subsystem is built from. Shared as `Arc`.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// `-dev`: in-memory single server, bootstrapped at once.
+    pub dev: bool,
+    /// Run as a server (Raft voter).
+    pub server: bool,
+    /// `bootstrap`: self-elect as the only server.
+    pub bootstrap: bool,
+    /// `bootstrap_expect`: servers to wait for before bootstrapping (0 = unset).
+    pub bootstrap_expect: u32,
+    /// Node name (defaults to the hostname).
+    pub node_name: String,
+    /// Node UUID from config; `None` means generate and persist one.
+    pub node_id: Option<String>,
+    /// Node metadata.
+    pub node_meta: BTreeMap<String, String>,
+    /// Datacenter, lower-cased.
+    pub datacenter: String,
+    /// Directory for Raft state and agent state; `None` only in `-dev`.
+    pub data_dir: Option<PathBuf>,
+    /// Address cluster listeners bind to.
+    pub bind_addr: IpAddr,
+    /// Address advertised to other nodes and stored as the node's address.
+    pub advertise_addr: IpAddr,
+    /// Addresses the HTTP and DNS listeners bind to.
+    pub client_addrs: Vec<IpAddr>,
+    /// Addresses the HTTP listener binds to (`addresses.http`, default `client_addrs`).
+    pub http_addrs: Vec<IpAddr>,
+    /// Addresses the DNS listener binds to (`addresses.dns`, default `client_addrs`).
+    pub dns_addrs: Vec<IpAddr>,
+    /// Listener ports.
+    pub ports: Ports,
+    /// Serve the web UI.
+    pub ui: bool,
+    /// Log verbosity.
+    pub log_level: LogLevel,
+    /// Log as JSON lines.
+    pub log_json: bool,
+    /// File to write the agent's PID to.
+    pub pid_file: Option<PathBuf>,
+    /// Addresses to join once at start.
+    pub start_join: Vec<String>,
+    /// Addresses to keep trying to join.
+    pub retry_join: Vec<String>,
+    /// Pause between retry-join attempts.
+    pub retry_interval: Duration,
+    /// Retry-join attempts (0 = forever).
+    pub retry_max: u32,
+    /// Rejoin the cluster after a graceful leave.
+    pub rejoin_after_leave: bool,
+    /// Gossip encryption key (base64 of 16, 24 or 32 bytes).
+    pub encrypt: Option<String>,
+    /// Reject plaintext gossip when a key is set (off only during a rolling upgrade).
+    pub encrypt_verify_incoming: bool,
+    /// Send encrypted gossip when a key is set (off only during a rolling upgrade).
+    pub encrypt_verify_outgoing: bool,
+    /// How long a failed member is kept before it is reaped (Consul: 72h, at least 8h).
+    pub reconnect_timeout: Duration,
+    /// LAN gossip timers (memberlist's LAN profile; faster in `-dev`).
+    pub gossip_lan: GossipLan,
+    /// Leave the cluster on SIGTERM.
+    pub leave_on_terminate: bool,
+    /// Do not leave on SIGINT.
+    pub skip_leave_on_interrupt: bool,
+    /// Allow script checks from any source.
+    pub enable_script_checks: bool,
+    /// Allow script checks from config files only.
+    pub enable_local_script_checks: bool,
+    /// Services from config files.
+    pub services: Vec<ServiceDefinition>,
+    /// Checks from config files.
+    pub checks: Vec<CheckDefinition>,
+    /// Blocking query wait when `?wait` is absent.
+    pub default_query_time: Duration,
+    /// Upper bound for `?wait`.
+    pub max_query_time: Duration,
+    /// Largest KV value accepted (bytes).
+    pub kv_max_value_size: u64,
+    /// Scales Raft timers (1 in `-dev`, 5 by default).
+    pub raft_multiplier: u32,
+    /// DNS domain (`consul.`).
+    pub domain: String,
+    /// Upstream DNS servers.
+    pub recursors: Vec<String>,
+    /// Non-fatal notes from loading (skipped files), for the agent to log at start.
+    pub warnings: Vec<String>,
+}
