@@ -11,12 +11,15 @@
 //! - `catalog/`: the replicated tables; `Store::apply` is the only writer; per-table watches
 //!   drive blocking queries.
 //! - `raft/`: openraft glue: log store (redb), state machine over `catalog::Store`, `RaftNode`.
-//! - `cluster.rs`: where writes go: the server's own `RaftNode`, or (clients) no server yet.
+//! - `rpc/`: server RPC (8300): framed, versioned messages; pooled client; listener.
+//! - `cluster/`: where writes and reads go: the server's own `RaftNode` (forwarding to the
+//!   leader), or, on clients, a server known from gossip.
 //! - `agent/`: the node's own services and checks (`LocalState`), their sync into the catalog,
 //!   and leader-only work (member reconcile, tombstone GC).
 //! - `checks/`: check runners that feed status into `LocalState`.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
-//! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`.
+//! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`;
+//!   `forward` sends what this agent cannot answer to a server or the leader.
 //!
 //! # Architecture Invariants
 //!
@@ -28,6 +31,7 @@
 //! - `config` never reaches a subsystem; `cli` subcommands other than `agent` never open a
 //!   listener or touch state.
 //! - Every background task takes the shutdown token from `daemon` and is awaited on exit.
+//! - `rpc` carries bytes: it never parses HTTP, interprets a command or touches the store.
 //! - Gossip never writes the catalog; the Raft leader's reconcile (`agent::reconcile`) turns
 //!   membership into commands.
 
@@ -45,6 +49,7 @@ pub mod gossip;
 pub mod http;
 pub mod model;
 pub mod raft;
+pub mod rpc;
 
 /// Berth's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -20,7 +20,7 @@ type DirtyService = (Service, u64, Vec<(Check, u64)>);
 
 /// Pause before retrying a failed push.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Pause before retrying when no server is known (clients before server RPC exists).
+/// Pause before retrying when a client knows no server (a new server triggers a full sync).
 const RETRY_WITHOUT_SERVERS: Duration = Duration::from_secs(15);
 /// Base interval of full syncs (Consul's one minute, before jitter).
 const FULL_SYNC_INTERVAL: Duration = Duration::from_secs(60);
@@ -105,12 +105,16 @@ impl Agent {
             let sid = service.id.clone();
             if service.enable_tag_override {
                 // Tags edited in the catalog win (Consul's EnableTagOverride).
-                let me = node_name.as_str();
-                let catalog_tags = self.inner.store.read(|t| {
-                    t.node_services(me).0.and_then(|(_, svcs)| {
-                        svcs.iter().find(|s| s.id == sid).map(|s| s.tags.clone())
-                    })
-                });
+                let state = self
+                    .inner
+                    .cluster
+                    .node_state(&self.inner.store, &node_name)
+                    .await?;
+                let catalog_tags = state
+                    .services
+                    .into_iter()
+                    .find(|s| s.id == sid)
+                    .map(|s| s.tags);
                 if let Some(tags) = catalog_tags {
                     service.tags = tags;
                 }
@@ -174,16 +178,18 @@ impl Agent {
         // No push may run while we compare and mark, or it could mark our repairs in sync.
         let guard = self.inner.sync_lock.lock().await;
         let me = self.identity().node_name.clone();
-        let (catalog_services, catalog_checks, catalog_node) = self.inner.store.read(|t| {
-            let (node, _) = t.node_services(&me);
-            let (checks, _) = t.node_checks(&me);
-            let checks: Vec<Check> = checks.into_iter().cloned().collect();
-            let (node, services) = match node {
-                Some((n, s)) => (Some(n.clone()), s.into_iter().cloned().collect()),
-                None => (None, Vec::<Service>::new()),
-            };
-            (services, checks, node)
-        });
+        let state = match self.inner.cluster.node_state(&self.inner.store, &me).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Nothing was compared, so nothing is marked; the next full sync tries again.
+                tracing::debug!(error = %e, "agent: anti-entropy could not read the catalog");
+                drop(guard);
+                self.sync().await;
+                return;
+            }
+        };
+        let (catalog_services, catalog_checks, catalog_node) =
+            (state.services, state.checks, state.node);
         {
             let mut l = self.local();
             let want = self.identity().node_registration();
@@ -272,8 +278,15 @@ impl Agent {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = &mut next_full => break,
+                    _ = self.inner.full_sync_notify.notified() => break,
                     _ = self.inner.sync_notify.notified() => {
-                        let pause = if self.inner.cluster.has_catalog() { RETRY_AFTER } else { RETRY_WITHOUT_SERVERS };
+                        let pause = if self.inner.cluster.has_catalog()
+                            || !self.inner.cluster.servers().order().is_empty()
+                        {
+                            RETRY_AFTER
+                        } else {
+                            RETRY_WITHOUT_SERVERS
+                        };
                         tokio::select! {
                             _ = shutdown.cancelled() => return,
                             _ = tokio::time::sleep(pause) => {}

@@ -59,6 +59,7 @@ mod tests {
             rpc_addr: "127.0.0.1:1".into(),
             data_dir: None,
             raft_multiplier: 1,
+            pool: Default::default(),
             bootstrap: true,
         };
         let raft = RaftNode::start(opts, store.clone()).await.unwrap();
@@ -81,7 +82,7 @@ mod tests {
         assert!(deleted_at > 0);
         let stop = CancellationToken::new();
         let gc = tokio::spawn(run_tombstone_gc(
-            Cluster::Server(raft.clone()),
+            Cluster::server(raft.clone(), Default::default(), Default::default()),
             store.clone(),
             stop.clone(),
         ));

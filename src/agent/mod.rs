@@ -49,6 +49,8 @@ struct Inner {
     sync_notify: Notify,
     /// Wakes the TTL timer task after a TTL check changed.
     ttl_notify: Notify,
+    /// Asks the syncer for a full sync now: a server became reachable (Consul's `ServerUp`).
+    full_sync_notify: Notify,
     /// Bumped after every local change, for hash-based blocking on `/v1/agent/service/:id`.
     local_changed: tokio::sync::watch::Sender<u64>,
     /// Where API registrations are persisted (`None` in `-dev`).
@@ -81,6 +83,7 @@ impl Agent {
                 sync_lock: tokio::sync::Mutex::new(()),
                 sync_notify: Notify::new(),
                 ttl_notify: Notify::new(),
+                full_sync_notify: Notify::new(),
                 local_changed: tokio::sync::watch::Sender::new(0),
                 state_file,
                 last_saved: tokio::sync::Mutex::new(Vec::new()),
@@ -88,6 +91,12 @@ impl Agent {
                 enable_local_script_checks,
             }),
         }
+    }
+
+    /// A server joined or came back: compare with the catalog and push at once, instead of
+    /// waiting for the next interval (Consul's `StateSyncer.ServerUp`).
+    pub fn server_up(&self) {
+        self.inner.full_sync_notify.notify_one();
     }
 
     /// This node's identity.

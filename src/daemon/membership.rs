@@ -234,3 +234,43 @@ pub fn member_view(m: &Member) -> MemberView {
             .flatten(),
     }
 }
+
+/// Keeps `servers` equal to the alive servers of `datacenter` that gossip knows, as their
+/// server RPC addresses, so client agents know where to send requests; calls `server_up`
+/// when a server appears that was not there before.
+pub async fn track_servers(
+    gossip: Gossip,
+    servers: crate::cluster::ServerList,
+    datacenter: String,
+    server_up: impl Fn(),
+    stop: CancellationToken,
+) {
+    let mut changes = gossip.subscribe();
+    loop {
+        let now = server_addrs(&gossip.members(), &datacenter);
+        let before = servers.order();
+        if now.iter().any(|a| !before.contains(a)) {
+            servers.set(now);
+            server_up();
+        } else {
+            servers.set(now);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            r = changes.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+/// Server RPC addresses of the alive servers of `datacenter` among `members`.
+pub fn server_addrs(members: &[Member], datacenter: &str) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Alive)
+        .filter(|m| m.tags.get("dc").map(String::as_str) == Some(datacenter))
+        .filter_map(|m| {
+            let port: u16 = member_view(m).server_port?;
+            Some(SocketAddr::new(m.addr, port).to_string())
+        })
+        .collect()
+}

@@ -2,9 +2,9 @@
 //! order, and stops them in reverse (root `CancellationToken` + `TaskTracker`), each step
 //! bounded by a grace timeout.
 //!
-//! Start order: node ID → Raft (and the catalog it applies to) → local agent (config services)
-//! → first sync → HTTP listener → background tasks. Stop order: HTTP intake, checks and
-//! syncer, Raft, PID file.
+//! Start order: node ID → server RPC listener and Raft (servers; the catalog it applies to) →
+//! local agent (config services) → first sync → gossip → HTTP listener → background tasks.
+//! Stop order: HTTP intake, checks and syncer, gossip, server RPC, Raft, PID file.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,13 +18,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::{Agent, Identity};
 use crate::catalog::Store;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ServerList};
 use crate::config::{LogLevel, RuntimeConfig};
 use crate::raft::{RaftNode, RaftOptions};
+use crate::rpc::Pool;
 
 mod membership;
 mod node_id;
 mod preflight;
+mod rpc_service;
 
 pub use preflight::preflight;
 
@@ -97,34 +99,78 @@ pub async fn run(
     }
     let config = Arc::new(config);
     let store = Store::new();
-    let raft_opts = RaftOptions {
-        node_id: node_id::raft_id(&node_id),
-        rpc_addr: SocketAddr::new(config.advertise_addr, config.ports.server).to_string(),
-        data_dir: data_dir.clone(),
-        raft_multiplier: config.raft_multiplier,
-        bootstrap: config.dev || config.bootstrap || config.bootstrap_expect == 1,
-    };
+    let pool = Pool::default();
+    let servers = ServerList::default();
     let result = if !config.server {
-        let cluster = Cluster::Client;
+        let cluster = Cluster::client(pool, servers);
         serve(
-            &config, hooks, stop, signals, cluster, store, node_id, data_dir,
+            &config, hooks, stop, signals, cluster, store, node_id, data_dir, None,
         )
         .await
     } else {
+        // Bind the server port first: a taken port fails start-up before Raft opens its log.
+        let rpc_addr = SocketAddr::new(config.bind_addr, config.ports.server);
+        let rpc_listener = match TcpListener::bind(rpc_addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                if let Some(pid) = &config.pid_file {
+                    let _ = std::fs::remove_file(pid);
+                }
+                return Err(DaemonError::Io {
+                    what: format!("binding server RPC on {rpc_addr}"),
+                    source,
+                });
+            }
+        };
+        let raft_opts = RaftOptions {
+            node_id: node_id::raft_id(&node_id),
+            rpc_addr: SocketAddr::new(config.advertise_addr, config.ports.server).to_string(),
+            data_dir: data_dir.clone(),
+            raft_multiplier: config.raft_multiplier,
+            pool: pool.clone(),
+            bootstrap: config.dev || config.bootstrap || config.bootstrap_expect == 1,
+        };
+        let single = raft_opts.bootstrap;
         match RaftNode::start(raft_opts, store.clone()).await {
             Ok(raft) => {
                 // Whatever happens from here on, Raft is shut down and the PID file removed.
-                let leader_wait = Duration::from_secs(10) * config.raft_multiplier.max(1);
-                let result = match raft.wait_for_leader(leader_wait).await {
-                    Ok(()) => {
-                        let cluster = Cluster::Server(raft.clone());
-                        serve(
-                            &config, hooks, stop, signals, cluster, store, node_id, data_dir,
-                        )
-                        .await
+                let cluster = Cluster::server(raft.clone(), pool, servers);
+                let service = Arc::new(rpc_service::RpcService {
+                    raft: raft.clone(),
+                    cluster: cluster.clone(),
+                    store: store.clone(),
+                    http: std::sync::OnceLock::new(),
+                });
+                let rpc_stop = CancellationToken::new();
+                let rpc_task = tokio::spawn(crate::rpc::serve(
+                    rpc_listener,
+                    service.clone(),
+                    rpc_stop.clone(),
+                    GRACE,
+                ));
+                tracing::info!(address = %rpc_addr, "agent: started server RPC on {rpc_addr} (tcp)");
+                if single {
+                    // A lone bootstrapped server elects itself at once; waiting here keeps
+                    // `-dev` answering writes from its first request. Others wait for peers.
+                    let leader_wait = Duration::from_secs(10) * config.raft_multiplier.max(1);
+                    if let Err(e) = raft.wait_for_leader(leader_wait).await {
+                        tracing::warn!("agent: {e}; serving without a leader");
                     }
-                    Err(e) => Err(DaemonError::Raft(e.to_string())),
-                };
+                }
+                let result = serve(
+                    &config,
+                    hooks,
+                    stop,
+                    signals,
+                    cluster,
+                    store,
+                    node_id,
+                    data_dir,
+                    Some(service),
+                )
+                .await;
+                rpc_stop.cancel();
+                let _ = tokio::time::timeout(GRACE * 2, rpc_task).await;
                 raft.shutdown().await;
                 result
             }
@@ -175,6 +221,7 @@ async fn serve(
     store: Store,
     node_id: String,
     data_dir: Option<std::path::PathBuf>,
+    rpc: Option<Arc<rpc_service::RpcService>>,
 ) -> Result<(), DaemonError> {
     let identity = Identity {
         node_id,
@@ -247,6 +294,9 @@ async fn serve(
         left: left.clone(),
         cache: crate::http::cache::RenderCache::default(),
     });
+    if let Some(rpc) = &rpc {
+        let _ = rpc.http.set(state.clone());
+    }
     for listener in listeners {
         if let Ok(bound) = listener.local_addr() {
             tracing::info!(address = %bound, "agent: started HTTP server on {bound} (tcp)");
@@ -291,6 +341,14 @@ async fn serve(
             bg_stop.clone(),
         ));
     }
+    let up = agent.clone();
+    tracker.spawn(membership::track_servers(
+        gossip.clone(),
+        cluster.servers().clone(),
+        config.datacenter.clone(),
+        move || up.server_up(),
+        bg_stop.clone(),
+    ));
     if cluster.has_catalog() {
         let g = gossip.clone();
         tracker.spawn(crate::agent::reconcile::run(

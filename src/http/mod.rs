@@ -11,6 +11,7 @@ pub mod body;
 pub mod cache;
 pub mod dto;
 pub mod error;
+pub mod forward;
 pub mod handlers;
 pub mod request;
 pub mod response;
@@ -153,6 +154,7 @@ where
         query,
         headers,
         body: Bytes::from(buf),
+        hops: 0,
     })
 }
 

@@ -23,6 +23,8 @@ pub struct ApiRequest {
     pub headers: HeaderMap,
     /// Body bytes (empty for GET).
     pub body: Bytes,
+    /// Agents this request was forwarded through (0 when a user sent it here).
+    pub hops: u8,
 }
 
 impl ApiRequest {

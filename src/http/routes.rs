@@ -122,6 +122,42 @@ pub async fn dispatch(state: &HttpState, req: ApiRequest) -> ApiResponse {
     }
 }
 
+/// Whether another agent must answer: `/v1/agent/*` is always local; `/v1/status/*` is local on
+/// servers (each reports what it knows); everything else follows `forward::target`.
+fn forward_target(
+    state: &HttpState,
+    req: &ApiRequest,
+    h: H,
+) -> ApiResult<Option<super::forward::Target>> {
+    let status = matches!(h, H::StatusLeader | H::StatusPeers);
+    let agent = matches!(
+        h,
+        H::AgentSelf
+            | H::AgentMembers
+            | H::AgentServices
+            | H::AgentService
+            | H::AgentServiceRegister
+            | H::AgentServiceDeregister
+            | H::AgentServiceMaintenance
+            | H::AgentChecks
+            | H::AgentCheckRegister
+            | H::AgentCheckDeregister
+            | H::AgentCheckPass
+            | H::AgentCheckWarn
+            | H::AgentCheckFail
+            | H::AgentCheckUpdate
+            | H::AgentMaintenance
+            | H::AgentReload
+            | H::AgentLeave
+            | H::AgentJoin
+            | H::AgentForceLeave
+    );
+    if agent || (status && state.cluster.has_catalog()) {
+        return Ok(None);
+    }
+    super::forward::target(state, req)
+}
+
 fn allow_header(methods: &[Method]) -> String {
     let mut s = String::from("OPTIONS");
     for m in methods {
@@ -161,6 +197,9 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
         if !dc.is_empty() && !dc.eq_ignore_ascii_case(&state.config.datacenter) {
             return Err(ApiError::Internal("No path to datacenter".into()));
         }
+    }
+    if let Some(target) = forward_target(state, req, h)? {
+        return super::forward::forward(state, target, req).await;
     }
     match h {
         H::StatusLeader => status::leader(state),

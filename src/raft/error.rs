@@ -54,22 +54,24 @@ pub enum RaftError {
     LeaderTimeout(Duration),
 }
 
-/// Why a write or a consistent read did not go through.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a write or a consistent read did not go through. Serializable: servers send it back to
+/// the agent that forwarded the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum WriteError {
     /// No leader is known (election running, or quorum lost). Consul's exact text, which
     /// clients match on.
     #[error("No cluster leader")]
     NoLeader,
-    /// Another server leads; forwarding to it comes with the server-cluster work.
-    #[error(
-        "this server is not the leader (leader: {leader}) and forwarding requests to the \
-         leader is not available yet"
-    )]
+    /// Another server leads (returned by a server's own Raft; the cluster layer forwards).
+    #[error("this server is not the leader (leader: {leader})")]
     NotLeader {
         /// The leader's RPC address, or its node id when the address is unknown.
         leader: String,
     },
+    /// The server the request was sent to could not be reached or did not answer; Consul's
+    /// prefix, which clients match on. The request's outcome may be unknown.
+    #[error("rpc error making call: {0}")]
+    Rpc(String),
     /// Raft stopped or storage failed; the request's outcome is unknown.
     #[error("raft: {0}")]
     Fatal(String),

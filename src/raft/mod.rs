@@ -6,11 +6,13 @@
 //!   in-memory backend in dev mode).
 //! - `state_machine.rs`: applies entries to `catalog::Store`; builds and installs snapshots.
 //! - `snapshot_store.rs`: snapshot files in `data_dir/raft/snapshots/` (or memory).
-//! - `network.rs`: RPCs to other servers (single server for now: all unreachable).
+//! - `network.rs`: openraft's RPCs to other servers, over `crate::rpc`.
 //!
 //! Architecture Invariant: nothing here interprets a `Command`; it only carries it to
 //! `Store::apply` in log order.
 
+#[cfg(test)]
+mod cluster_tests;
 mod error;
 mod log_store;
 mod network;
@@ -70,6 +72,8 @@ pub struct RaftOptions {
     pub data_dir: Option<PathBuf>,
     /// Consul's `performance.raft_multiplier` (1 = fastest, dev; Consul's default is 5).
     pub raft_multiplier: u32,
+    /// Server RPC connections, shared with the rest of the agent.
+    pub pool: crate::rpc::Pool,
     /// Make this server the single voter of a new cluster when its log is pristine
     /// (`-bootstrap`, `-dev`). Ignored once the node has Raft state.
     pub bootstrap: bool,

@@ -1,8 +1,13 @@
-//! Raft's view of the other servers. Single-server for now: every RPC to another node fails
-//! as unreachable (openraft then backs off instead of retrying hot). The real transport over
-//! the server RPC port comes with the server-cluster work. Never interprets commands.
+//! Raft's view of the other servers: every openraft RPC goes over server RPC (`crate::rpc`),
+//! pooled per peer. Never interprets commands.
+//!
+//! Error mapping: a peer that cannot be connected to is `Unreachable` (openraft backs off); a
+//! connection that broke or timed out mid-call is a `NetworkError` (openraft retries); an
+//! error the peer's Raft returned is a `RemoteError`.
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -11,20 +16,14 @@ use openraft::raft::{
 use openraft::BasicNode;
 
 use super::TypeConfig;
+use crate::rpc::{Pool, Reply, Request, RpcError};
 
-/// The RPC error every call returns until multi-server clusters exist.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot reach raft node {target} at {addr}: multi-server clusters come with the server-cluster work")]
-pub struct NoTransport {
-    /// The node asked for.
-    target: u64,
-    /// Its RPC address.
-    addr: String,
-}
-
-/// Hands openraft a connection per peer.
+/// Hands openraft a connection per peer, all sharing the agent's RPC pool.
 #[derive(Debug, Clone, Default)]
-pub struct Network;
+pub struct Network {
+    /// The agent's server RPC connections.
+    pub pool: Pool,
+}
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
@@ -33,55 +32,83 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Connection {
             target,
             addr: node.addr.clone(),
+            pool: self.pool.clone(),
         }
     }
 }
 
-/// A connection to one peer; currently always unreachable.
+/// The way to one peer.
 #[derive(Debug, Clone)]
 pub struct Connection {
     /// The peer's node id.
     target: u64,
     /// The peer's RPC address.
     addr: String,
+    /// Shared connections.
+    pool: Pool,
 }
 
-impl Connection {
-    /// The error every RPC answers with.
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<u64, BasicNode, E> {
-        let why = NoTransport {
-            target: self.target,
-            addr: self.addr.clone(),
-        };
-        RPCError::Unreachable(Unreachable::new(&why))
-    }
+/// Sends `req` and unpacks the reply variant `$variant`, mapping every failure.
+macro_rules! call {
+    ($self:ident, $req:expr, $option:ident, $variant:path, $kind:literal) => {{
+        match $self
+            .pool
+            .call(&$self.addr, &$req, $option.hard_ttl())
+            .await
+        {
+            Ok($variant(Ok(resp))) => Ok(resp),
+            Ok($variant(Err(e))) => Err(RPCError::RemoteError(RemoteError::new($self.target, e))),
+            Ok(_) => Err(network(&RpcError::UnexpectedReply {
+                addr: $self.addr.clone(),
+                request: $kind,
+            })),
+            Err(e @ RpcError::Connect { .. }) => Err(RPCError::Unreachable(Unreachable::new(&e))),
+            Err(e) => Err(network(&e)),
+        }
+    }};
+}
+
+fn network<E: std::error::Error>(e: &RpcError) -> RPCError<u64, BasicNode, E> {
+    RPCError::Network(NetworkError::new(e))
 }
 
 impl RaftNetwork<TypeConfig> for Connection {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        Err(self.unreachable())
+        call!(
+            self,
+            Request::AppendEntries(rpc),
+            option,
+            Reply::AppendEntries,
+            "AppendEntries"
+        )
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<u64>,
         RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
     > {
-        Err(self.unreachable())
+        call!(
+            self,
+            Request::InstallSnapshot(rpc),
+            option,
+            Reply::InstallSnapshot,
+            "InstallSnapshot"
+        )
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        Err(self.unreachable())
+        call!(self, Request::Vote(rpc), option, Reply::Vote, "Vote")
     }
 }

@@ -2,11 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, InitializeError};
 use openraft::metrics::{RaftMetrics, WaitError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
 use openraft::storage::RaftLogStorage;
 use openraft::{BasicNode, Raft, ServerState};
 use tokio::sync::watch;
@@ -52,6 +56,8 @@ pub struct RaftNode {
     committed: Arc<AtomicU64>,
     /// Set by the first `shutdown`, so later calls do nothing.
     stopped: Arc<AtomicBool>,
+    /// When a leader's AppendEntries was last accepted (`X-Consul-LastContact` on followers).
+    contact: Arc<Mutex<Option<Instant>>>,
 }
 
 impl RaftNode {
@@ -87,7 +93,10 @@ impl RaftNode {
             });
         }
         let committed = log.committed_index();
-        let raft = Raft::new(opts.node_id, Arc::new(config), Network, log, sm)
+        let network = Network {
+            pool: opts.pool.clone(),
+        };
+        let raft = Raft::new(opts.node_id, Arc::new(config), network, log, sm)
             .await
             .map_err(|e| RaftError::Fatal(e.to_string()))?;
         let node = RaftNode {
@@ -95,6 +104,7 @@ impl RaftNode {
             raft,
             committed,
             stopped: Arc::new(AtomicBool::new(false)),
+            contact: Arc::new(Mutex::new(None)),
         };
         if opts.bootstrap {
             node.bootstrap(&opts).await?;
@@ -169,6 +179,7 @@ impl RaftNode {
 
     /// Leadership and progress from the latest metrics; cheap (no await, no lock held long).
     pub fn leader_info(&self) -> LeaderInfo {
+        let contact = *self.contact.lock().unwrap_or_else(|p| p.into_inner());
         let m = self.metrics.borrow();
         let is_leader = m.state == ServerState::Leader;
         let leader_addr = m.current_leader.and_then(|id| {
@@ -180,7 +191,10 @@ impl RaftNode {
         LeaderInfo {
             known_leader: m.current_leader.is_some(),
             leader_addr,
-            last_contact_ms: 0,
+            last_contact_ms: match contact {
+                Some(at) if !is_leader => at.elapsed().as_millis() as u64,
+                _ => 0,
+            },
             is_leader,
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
@@ -205,6 +219,41 @@ impl RaftNode {
                 )
             })
             .collect()
+    }
+
+    /// Hands a leader's AppendEntries (received over server RPC) to Raft, and notes the contact.
+    pub async fn append_entries(
+        &self,
+        req: AppendEntriesRequest<TypeConfig>,
+    ) -> Result<AppendEntriesResponse<u64>, openraft::error::RaftError<u64>> {
+        let resp = self.raft.append_entries(req).await;
+        if matches!(&resp, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+            *self.contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+        resp
+    }
+
+    /// Hands a candidate's vote request (received over server RPC) to Raft.
+    pub async fn vote(
+        &self,
+        req: VoteRequest<u64>,
+    ) -> Result<VoteResponse<u64>, openraft::error::RaftError<u64>> {
+        self.raft.vote(req).await
+    }
+
+    /// Hands a snapshot chunk (received over server RPC) to Raft.
+    pub async fn install_snapshot(
+        &self,
+        req: InstallSnapshotRequest<TypeConfig>,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        openraft::error::RaftError<u64, openraft::error::InstallSnapshotError>,
+    > {
+        let resp = self.raft.install_snapshot(req).await;
+        if resp.is_ok() {
+            *self.contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+        resp
     }
 
     /// Stops Raft; later calls do nothing. Errors are logged, not returned: shutdown goes on.

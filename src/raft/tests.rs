@@ -59,6 +59,7 @@ fn opts(dir: Option<&Path>) -> RaftOptions {
         rpc_addr: "127.0.0.1:8300".into(),
         data_dir: dir.map(Path::to_path_buf),
         raft_multiplier: 1,
+        pool: Default::default(),
         bootstrap: true,
     }
 }

@@ -247,7 +247,10 @@ async fn client_agent_without_servers_answers_like_consul() {
     let r = c.get(&a.url("/v1/catalog/services")).await;
     assert_eq!(r.status(), 500);
     assert_eq!(r.text().await.unwrap(), "No known Consul servers");
-    assert_eq!(c.get_json(&a.url("/v1/status/leader")).await, "");
+    // Status is asked of a server too (Consul's Status.Leader RPC): none is known.
+    let r = c.get(&a.url("/v1/status/leader")).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.text().await.unwrap(), "No known Consul servers");
     let members = c.get_json(&a.url("/v1/agent/members")).await;
     assert_eq!(members[0]["Tags"]["role"], "node");
     // Local registration works; it reaches the catalog once servers are known.

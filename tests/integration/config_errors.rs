@@ -80,20 +80,6 @@ fn later_issue_flags_say_what_is_missing() {
     ]);
     assert_eq!(code, 64);
     assert!(err.to_lowercase().contains("not available"), "{err}");
-    let tmp = tempfile::tempdir().unwrap();
-    let data = format!("-data-dir={}", tmp.path().display());
-    for args in [
-        vec!["agent", "-server", data.as_str()],
-        vec!["agent", "-server", "-bootstrap-expect=3", data.as_str()],
-    ] {
-        let (code, out, err) = run_cli(&args);
-        assert_eq!(code, 64, "{args:?}");
-        assert!(err.contains("does not have yet"), "{err}");
-        assert!(
-            !out.contains("Starting Consul agent"),
-            "refused before the banner: {out}"
-        );
-    }
 }
 
 #[test]

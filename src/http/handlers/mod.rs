@@ -147,6 +147,7 @@ mod tests {
                 .collect(),
             headers: HeaderMap::new(),
             body: Default::default(),
+            hops: 0,
         }
     }
 
