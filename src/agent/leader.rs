@@ -60,6 +60,7 @@ mod tests {
             data_dir: None,
             raft_multiplier: 1,
             bootstrap: true,
+            snapshots: crate::raft::SnapshotOptions::default(),
         };
         let raft = RaftNode::start(opts, store.clone()).await.unwrap();
         raft.wait_for_leader(Duration::from_secs(5)).await.unwrap();

@@ -103,6 +103,7 @@ pub async fn run(
         data_dir: data_dir.clone(),
         raft_multiplier: config.raft_multiplier,
         bootstrap: config.dev || config.bootstrap || config.bootstrap_expect == 1,
+        snapshots: crate::raft::SnapshotOptions::from_config(&config),
     };
     let result = if !config.server {
         let cluster = Cluster::Client;

@@ -60,6 +60,7 @@ fn opts(dir: Option<&Path>) -> RaftOptions {
         data_dir: dir.map(Path::to_path_buf),
         raft_multiplier: 1,
         bootstrap: true,
+        snapshots: super::SnapshotOptions::default(),
     }
 }
 
