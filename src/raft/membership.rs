@@ -75,6 +75,11 @@ impl RaftNode {
         }
     }
 
+    /// This server's Raft node id.
+    pub fn id(&self) -> u64 {
+        self.raft.metrics().borrow().id
+    }
+
     /// The servers of the current configuration (voters and learners), ordered by id.
     pub fn configuration(&self) -> Vec<RaftServer> {
         let metrics = self.raft.metrics();
