@@ -10,10 +10,12 @@
 //! - `model.rs`: domain types (Node, Service, Check, KvEntry, Health, Index).
 //! - `catalog/`: the replicated tables; `Store::apply` is the only writer; per-table watches
 //!   drive blocking queries.
-//! - `raft/`: openraft glue: log store (redb), state machine over `catalog::Store`, `RaftNode`.
+//! - `raft/`: openraft glue: log store (redb), state machine over `catalog::Store`, `RaftNode`
+//!   (writes, membership changes, snapshot timer).
 //! - `cluster.rs`: where writes go: the server's own `RaftNode`, or (clients) no server yet.
 //! - `agent/`: the node's own services and checks (`LocalState`), their sync into the catalog,
-//!   and leader-only work (member reconcile, tombstone GC).
+//!   `bootstrap_expect` (`bootstrap`), and leader-only work (member reconcile, the Raft server
+//!   set from gossip in `raft_members`, tombstone GC).
 //! - `checks/`: check runners that feed status into `LocalState`.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
 //! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`.

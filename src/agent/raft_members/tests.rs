@@ -173,3 +173,74 @@ fn only_servers_of_this_datacenter_count() {
     ];
     assert!(server_peer(&member("s4", &bad_id), "dc1").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_removes_a_server_that_left() {
+    use crate::raft::{RaftOptions, SnapshotOptions};
+    let uuid_me = "8a3b1c2d-0000-4000-8000-000000000001";
+    let uuid_s2 = "9a3b1c2d-0000-4000-8000-000000000002";
+    let opts = RaftOptions {
+        node_id: raft_id(uuid_me),
+        rpc_addr: "10.0.0.2:8300".into(),
+        data_dir: None,
+        raft_multiplier: 1,
+        bootstrap: true,
+        snapshots: SnapshotOptions::default(),
+    };
+    let raft = RaftNode::start(opts, crate::catalog::Store::new())
+        .await
+        .unwrap();
+    raft.wait_for_leader(Duration::from_secs(5)).await.unwrap();
+    // s2 becomes a learner (it never catches up: there is no transport in unit tests).
+    let adding = tokio::spawn({
+        let raft = raft.clone();
+        async move { raft.add_server(raft_id(uuid_s2), "10.0.0.3:8300").await }
+    });
+    while raft.configuration().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    adding.abort();
+    let tags = |uuid: &str| {
+        [
+            ("role", "consul"),
+            ("dc", "dc1"),
+            ("port", "8300"),
+            ("id", uuid),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let me = Member {
+        tags: tags(uuid_me),
+        ..member("s1", &[])
+    };
+    let s2 = Member {
+        tags: tags(uuid_s2),
+        addr: "10.0.0.3".parse().unwrap(),
+        status: MemberStatus::Left,
+        ..member("s2", &[])
+    };
+    let (tx, rx) = watch::channel(0u64);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run(
+        raft.clone(),
+        "dc1".into(),
+        rx,
+        move || (vec![me.clone(), s2.clone()], BTreeSet::new()),
+        stop.clone(),
+    ));
+    tx.send_modify(|n| *n += 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while raft.configuration().len() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "s2 was not removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        raft.voters(),
+        vec![(raft_id(uuid_me), "10.0.0.2:8300".to_string())]
+    );
+    stop.cancel();
+    task.await.unwrap();
+    raft.shutdown().await;
+}
