@@ -10,12 +10,14 @@
 //! - `model.rs`: domain types (Node, Service, Check, KvEntry, Health, Index).
 //! - `catalog/`: the replicated tables; `Store::apply` is the only writer; per-table watches
 //!   drive blocking queries.
-//! - `raft/`: openraft glue: log store (redb), state machine over `catalog::Store`, `RaftNode`.
+//! - `raft/`: openraft glue: log store (redb), state machine over `catalog::Store`, `RaftNode`
+//!   (writes, membership changes, snapshot timer).
 //! - `rpc/`: server RPC (8300): framed, versioned messages; pooled client; listener.
 //! - `cluster/`: where writes and reads go: the server's own `RaftNode` (forwarding to the
 //!   leader), or, on clients, a server known from gossip.
 //! - `agent/`: the node's own services and checks (`LocalState`), their sync into the catalog,
-//!   and leader-only work (member reconcile, tombstone GC).
+//!   `bootstrap_expect` (`bootstrap`), and leader-only work (member reconcile, the Raft server
+//!   set from gossip in `raft_members`, tombstone GC).
 //! - `checks/`: check runners that feed status into `LocalState`.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
 //! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`;

@@ -61,6 +61,7 @@ mod tests {
             raft_multiplier: 1,
             pool: Default::default(),
             bootstrap: true,
+            snapshots: crate::raft::SnapshotOptions::default(),
         };
         let raft = RaftNode::start(opts, store.clone()).await.unwrap();
         raft.wait_for_leader(Duration::from_secs(5)).await.unwrap();

@@ -8,11 +8,13 @@
 //! Architecture Invariant: this module writes the catalog only through `Cluster::write` (Raft).
 
 pub mod ae;
+pub mod bootstrap;
 pub mod definition;
 mod identity;
 pub mod leader;
 pub mod local;
 pub mod persist;
+pub mod raft_members;
 pub mod reconcile;
 mod register;
 mod reload;

@@ -10,6 +10,7 @@ pub mod http_client;
 pub mod keygen;
 pub mod logging;
 pub mod members;
+pub mod operator;
 pub mod validate;
 
 /// Exit code for usage and configuration errors (`EX_USAGE`).
@@ -30,6 +31,7 @@ pub fn run(args: Vec<String>) -> i32 {
         "leave" => cluster::leave(rest),
         "force-leave" => cluster::force_leave(rest),
         "keygen" => keygen::run(rest),
+        "operator" => operator::run(rest),
         "version" | "-version" | "--version" | "-v" => {
             print!("{}", version_text());
             0
@@ -63,6 +65,7 @@ fn usage() -> String {
      keygen      Generates a new encryption key\n    \
      leave       Gracefully leaves the cluster and shuts down\n    \
      members     Lists the members of a cluster\n    \
+     operator    Provides cluster-level tools for Consul operators\n    \
      validate    Validate config files/directories\n    \
      version     Prints the Berth version"
         .to_string()

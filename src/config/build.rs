@@ -78,6 +78,19 @@ impl B {
         })
     }
 
+    /// An integer of at least `min`.
+    fn positive(&mut self, o: &Opt<i64>, default: u64, min: u64) -> u64 {
+        let Some(s) = o else { return default };
+        match u64::try_from(s.value) {
+            Ok(v) if v >= min => v,
+            _ => {
+                self.errs
+                    .push(s.error(format!("must be at least {min}, got {}", s.value)));
+                default
+            }
+        }
+    }
+
     /// A space-separated list of IP addresses.
     fn ips(&mut self, o: &Opt<String>, default: &str) -> Vec<IpAddr> {
         let text = o.as_ref().map_or(default, |s| s.value.as_str());
@@ -274,6 +287,14 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
             5
         }
     };
+    let raft_snapshot_threshold = b.positive(&c.raft_snapshot_threshold, 16384, 1);
+    let raft_snapshot_interval = b.duration(&c.raft_snapshot_interval, Duration::from_secs(30));
+    if let Some(s) = &c.raft_snapshot_interval {
+        if raft_snapshot_interval < Duration::from_millis(5) {
+            b.err(s, "snapshot interval is too low: must be at least 5ms");
+        }
+    }
+    let raft_trailing_logs = b.positive(&c.raft_trailing_logs, 10240, 0);
     let reconnect_timeout = b.duration(&c.reconnect_timeout, Duration::from_secs(72 * 3600));
     if let Some(s) = &c.reconnect_timeout {
         if reconnect_timeout < Duration::from_secs(8 * 3600) {
@@ -382,6 +403,9 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         max_query_time: b.duration(&c.max_query_time, Duration::from_secs(600)),
         kv_max_value_size,
         raft_multiplier,
+        raft_snapshot_threshold,
+        raft_snapshot_interval,
+        raft_trailing_logs,
         domain,
         recursors: c.recursors.iter().map(|s| s.value.clone()).collect(),
         warnings: Vec::new(),

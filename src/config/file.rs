@@ -142,6 +142,12 @@ pub struct FileConfig {
     pub kv_max_value_size: Opt<i64>,
     /// `performance.raft_multiplier`.
     pub raft_multiplier: Opt<i64>,
+    /// `raft_snapshot_threshold`.
+    pub raft_snapshot_threshold: Opt<i64>,
+    /// `raft_snapshot_interval`.
+    pub raft_snapshot_interval: Opt<String>,
+    /// `raft_trailing_logs`.
+    pub raft_trailing_logs: Opt<i64>,
     /// `domain`.
     pub domain: Opt<String>,
     /// `recursors` (appends).
@@ -165,7 +171,8 @@ impl FileConfig {
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
             enable_local_script_checks, default_query_time, max_query_time, kv_max_value_size,
-            raft_multiplier, domain);
+            raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs,
+            domain);
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
         match (&mut self.node_meta, o.node_meta) {
             (Some(mine), Some(theirs)) => {
@@ -301,6 +308,9 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                 c.raft_multiplier = r.int(&format!("{k}.{sub}"), v);
             }
         }
+        "raft_snapshot_threshold" => c.raft_snapshot_threshold = r.int(k, v),
+        "raft_snapshot_interval" => c.raft_snapshot_interval = r.string(k, v),
+        "raft_trailing_logs" => c.raft_trailing_logs = r.int(k, v),
         "domain" => c.domain = r.string(k, v),
         "recursors" => c.recursors.extend(r.strings(k, v)),
         // Accepted for compatibility with Consul configs and ignored.

@@ -199,6 +199,12 @@ pub struct RuntimeConfig {
     pub kv_max_value_size: u64,
     /// Scales Raft timers (1 in `-dev`, 5 by default).
     pub raft_multiplier: u32,
+    /// Snapshot once this many Raft entries were applied since the last (Consul: 16384).
+    pub raft_snapshot_threshold: u64,
+    /// Snapshot at least this often when anything changed (Consul: 30s).
+    pub raft_snapshot_interval: Duration,
+    /// Raft entries kept behind a snapshot for slow followers (Consul: 10240).
+    pub raft_trailing_logs: u64,
     /// DNS domain (`consul.`).
     pub domain: String,
     /// Upstream DNS servers.

@@ -397,3 +397,48 @@ fn gossip_keys_and_their_defaults() {
     assert_eq!(c.gossip_lan.suspicion_mult, 6);
     assert!(!c.encrypt_verify_incoming);
 }
+
+#[test]
+fn raft_snapshot_keys_defaults_values_and_errors() {
+    let c = load_str("").unwrap();
+    assert_eq!(
+        (
+            c.raft_snapshot_threshold,
+            c.raft_snapshot_interval,
+            c.raft_trailing_logs
+        ),
+        (16384, Duration::from_secs(30), 10240)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "r.hcl",
+        "raft_snapshot_threshold = 100\nraft_snapshot_interval = \"1m30s\"\nraft_trailing_logs = 0\n",
+    );
+    let c = load_str(&format!("-config-file {}", f.display())).unwrap();
+    assert_eq!(
+        (
+            c.raft_snapshot_threshold,
+            c.raft_snapshot_interval,
+            c.raft_trailing_logs
+        ),
+        (100, Duration::from_secs(90), 0)
+    );
+    let f = write(
+        dir.path(),
+        "r.json",
+        r#"{"raft_snapshot_threshold": 0, "raft_snapshot_interval": "1ms", "raft_trailing_logs": -1}"#,
+    );
+    let err = load_str(&format!("-config-file {}", f.display())).unwrap_err();
+    let p = f.display().to_string();
+    assert_eq!(
+        err.0,
+        [
+            format!("{p}: raft_snapshot_threshold: must be at least 1, got 0"),
+            format!(
+                "{p}: raft_snapshot_interval: snapshot interval is too low: must be at least 5ms"
+            ),
+            format!("{p}: raft_trailing_logs: must be at least 0, got -1"),
+        ]
+    );
+}

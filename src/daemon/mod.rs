@@ -129,6 +129,7 @@ pub async fn run(
             raft_multiplier: config.raft_multiplier,
             pool: pool.clone(),
             bootstrap: config.dev || config.bootstrap || config.bootstrap_expect == 1,
+            snapshots: crate::raft::SnapshotOptions::from_config(&config),
         };
         let single = raft_opts.bootstrap;
         match RaftNode::start(raft_opts, store.clone()).await {
@@ -349,6 +350,34 @@ async fn serve(
         move || up.server_up(),
         bg_stop.clone(),
     ));
+    if let Some(raft) = cluster.raft() {
+        tracker.spawn(crate::raft::run_snapshot_timer(
+            raft.clone(),
+            config.raft_snapshot_interval,
+            bg_stop.clone(),
+        ));
+        let g = gossip.clone();
+        tracker.spawn(crate::agent::raft_members::run(
+            raft.clone(),
+            config.datacenter.clone(),
+            gossip.subscribe(),
+            move || (g.members(), g.forgotten().into_iter().collect()),
+            bg_stop.clone(),
+        ));
+        if config.bootstrap_expect > 1 {
+            // bootstrap_expect = 1 bootstraps at Raft start, as `-bootstrap` does.
+            let g = gossip.clone();
+            tracker.spawn(crate::agent::bootstrap::run(
+                raft.clone(),
+                config.node_name.clone(),
+                config.datacenter.clone(),
+                config.bootstrap_expect,
+                move || g.members(),
+                gossip.subscribe(),
+                bg_stop.clone(),
+            ));
+        }
+    }
     if cluster.has_catalog() {
         let g = gossip.clone();
         tracker.spawn(crate::agent::reconcile::run(

@@ -39,12 +39,7 @@ pub(super) fn node_id(
     }
 }
 
-/// Raft's numeric node ID: the first 8 bytes of the node UUID.
+/// Raft's numeric node ID: the first 8 bytes of the node UUID (`crate::raft::raft_id`).
 pub(super) fn raft_id(node_id: &str) -> u64 {
-    let bytes = uuid::Uuid::parse_str(node_id)
-        .map(|u| *u.as_bytes())
-        .unwrap_or_default();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&bytes[..8]);
-    u64::from_be_bytes(first).max(1)
+    crate::raft::raft_id(node_id)
 }

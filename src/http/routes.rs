@@ -3,7 +3,7 @@
 use warp::http::{Method, StatusCode};
 
 use super::error::{ApiError, ApiResult};
-use super::handlers::{agent, catalog, health, kv, members, status};
+use super::handlers::{agent, catalog, health, kv, members, operator, status};
 use super::request::ApiRequest;
 use super::response::ApiResponse;
 use super::HttpState;
@@ -13,6 +13,8 @@ use super::HttpState;
 enum H {
     StatusLeader,
     StatusPeers,
+    OperatorRaftConfiguration,
+    OperatorRaftPeer,
     CatalogRegister,
     CatalogDeregister,
     CatalogDatacenters,
@@ -49,6 +51,7 @@ enum H {
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
 const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
+const DELETE: &[Method] = &[Method::DELETE];
 const KV: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
 
 /// (path, whether the path is a prefix followed by a parameter, methods, handler). First match
@@ -56,6 +59,13 @@ const KV: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
 const ROUTES: &[(&str, bool, &[Method], H)] = &[
     ("/v1/status/leader", false, GET, H::StatusLeader),
     ("/v1/status/peers", false, GET, H::StatusPeers),
+    (
+        "/v1/operator/raft/configuration",
+        false,
+        GET,
+        H::OperatorRaftConfiguration,
+    ),
+    ("/v1/operator/raft/peer", false, DELETE, H::OperatorRaftPeer),
     ("/v1/catalog/register", false, PUT, H::CatalogRegister),
     ("/v1/catalog/deregister", false, PUT, H::CatalogDeregister),
     ("/v1/catalog/datacenters", false, GET, H::CatalogDatacenters),
@@ -204,6 +214,8 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
     match h {
         H::StatusLeader => status::leader(state),
         H::StatusPeers => status::peers(state),
+        H::OperatorRaftConfiguration => operator::raft_configuration(state, req),
+        H::OperatorRaftPeer => operator::raft_peer(state, req).await,
         H::CatalogRegister => catalog::register(state, req).await,
         H::CatalogDeregister => catalog::deregister(state, req).await,
         H::CatalogDatacenters => catalog::datacenters(state, req),

@@ -50,6 +50,7 @@ async fn start(id: u64, listener: TcpListener, dir: &std::path::Path) -> Member 
         raft_multiplier: 1,
         pool: Pool::default(),
         bootstrap: false,
+        snapshots: Default::default(),
     };
     let raft = RaftNode::start(opts, store.clone()).await.unwrap();
     let stop = CancellationToken::new();

@@ -268,7 +268,7 @@ impl RaftNode {
 }
 
 /// Maps openraft's "ask the leader" into ours: no leader known, or forwarding not yet built.
-fn not_leader(f: ForwardToLeader<u64, BasicNode>) -> WriteError {
+pub(super) fn not_leader(f: ForwardToLeader<u64, BasicNode>) -> WriteError {
     match (f.leader_id, f.leader_node) {
         (None, _) => WriteError::NoLeader,
         (Some(_), Some(node)) => WriteError::NotLeader { leader: node.addr },

@@ -61,6 +61,7 @@ fn opts(dir: Option<&Path>) -> RaftOptions {
         raft_multiplier: 1,
         pool: Default::default(),
         bootstrap: true,
+        snapshots: super::SnapshotOptions::default(),
     }
 }
 

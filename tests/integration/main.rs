@@ -12,6 +12,7 @@ mod docker;
 mod gossip;
 mod kv;
 mod lifecycle;
+mod operator;
 
 use serde_json::Value;
 

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod health;
 pub mod kv;
 pub mod members;
+pub mod operator;
 pub mod status;
 
 use serde::Serialize;
