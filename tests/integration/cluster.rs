@@ -63,11 +63,13 @@ async fn three_servers_two_clients_agree_and_replicate() {
     c.kv_put(c1, "cluster/a", "through-c1").await;
     for i in 0..c.nodes.len() {
         for q in ["cluster/a", "cluster/a?stale"] {
-            let seen = eventually(Duration::from_secs(5), || async {
-                c.kv_get(i, q).await.as_deref() == Some("through-c1")
-            })
-            .await;
-            assert!(seen.is_some(), "GET {q} on {}", c.nodes[i].name);
+            let seen = eventually(Duration::from_secs(5), || c.kv_is(i, q, "through-c1")).await;
+            assert!(
+                seen.is_some(),
+                "GET {q} on {}: {:?}",
+                c.nodes[i].name,
+                c.kv_read(i, q).await
+            );
         }
     }
     // A consistent read through a client sees it at once.
@@ -245,22 +247,31 @@ async fn restart_whole_cluster(servers: usize, sig: i32) {
     eprintln!("leader {} {took:?} after the restart", c.nodes[leader].name);
     for i in c.servers() {
         for n in 0..20 {
-            let got = c.kv_get(i, &format!("c/k{n}?stale")).await;
-            let got = match got {
-                Some(v) => Some(v),
-                // A follower may still be catching up: give it a moment.
-                None => {
-                    eventually(Duration::from_secs(5), || async {
-                        c.kv_get(i, &format!("c/k{n}?stale")).await.is_some()
-                    })
-                    .await;
-                    c.kv_get(i, &format!("c/k{n}?stale")).await
-                }
-            };
-            assert_eq!(got, Some(format!("v{n}")), "c/k{n} on {}", c.nodes[i].name);
+            // A follower may still be catching up: give it a moment.
+            let (q, want) = (format!("c/k{n}?stale"), format!("v{n}"));
+            let found = eventually(Duration::from_secs(5), || c.kv_is(i, &q, &want)).await;
+            assert!(
+                found.is_some(),
+                "c/k{n} on {}: {:?}",
+                c.nodes[i].name,
+                c.kv_read(i, &q).await
+            );
         }
-        let db = c.get_json(i, "/v1/catalog/service/db?stale").await;
-        assert_eq!(db[0]["ServicePort"], 5432, "{db}");
+        let db = eventually(Duration::from_secs(5), || async {
+            match c.get(i, "/v1/catalog/service/db?stale").await {
+                Some((200, body)) => {
+                    serde_json::from_str::<Value>(&body).unwrap()[0]["ServicePort"] == 5432
+                }
+                _ => false,
+            }
+        })
+        .await;
+        assert!(
+            db.is_some(),
+            "catalog/service/db on {}: {:?}",
+            c.nodes[i].name,
+            c.get(i, "/v1/catalog/service/db?stale").await
+        );
     }
     assert_eq!(
         c.kv_get(leader, "c/k7?consistent").await.as_deref(),

@@ -177,7 +177,20 @@ impl Cluster {
             n.start();
         }
         c.wait_up(Duration::from_secs(30)).await;
-        c.wait_leader(Duration::from_secs(30)).await;
+        let (leader, _) = c.wait_leader(Duration::from_secs(30)).await;
+        // Clients are ready once they have found the servers (through gossip) and the leader.
+        let want = c.nodes[leader].rpc_addr();
+        for i in c.clients() {
+            let found = eventually(Duration::from_secs(30), || async {
+                c.leader_on(i).await.as_deref() == Some(want.as_str())
+            })
+            .await;
+            assert!(
+                found.is_some(),
+                "{} did not find the leader",
+                c.nodes[i].name
+            );
+        }
         c
     }
 
@@ -308,14 +321,32 @@ impl Cluster {
 
     /// The value of a key (decoded), `None` on 404; panics on anything else.
     pub async fn kv_get(&self, i: usize, key_and_query: &str) -> Option<String> {
+        self.kv_read(i, key_and_query)
+            .await
+            .unwrap_or_else(|e| panic!("GET {key_and_query} on {}: {e}", self.nodes[i].name))
+    }
+
+    /// The value of a key (decoded), `Ok(None)` on 404, `Err` on any other answer or none
+    /// (for polling).
+    pub async fn kv_read(&self, i: usize, key_and_query: &str) -> Result<Option<String>, String> {
         match self.get(i, &format!("/v1/kv/{key_and_query}")).await {
-            Some((404, _)) => None,
+            Some((404, _)) => Ok(None),
             Some((200, body)) => {
-                let v: Value = serde_json::from_str(&body).unwrap();
-                Some(decode_value(&v[0]))
+                let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                Ok(Some(decode_value(&v[0])))
             }
-            other => panic!("GET {key_and_query} on {}: {other:?}", self.nodes[i].name),
+            other => Err(format!("{other:?}")),
         }
+    }
+
+    /// Whether a read of the key on node `i` answers `want` now (never panics).
+    pub async fn kv_is(&self, i: usize, key_and_query: &str, want: &str) -> bool {
+        self.kv_read(i, key_and_query)
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(want)
     }
 
     /// What agent `i` says the leader is (`Some("")` when it knows none; `None`: no answer).
