@@ -74,32 +74,6 @@ stop_pool() {
   done
 }
 
-# Prints COUNT distinct ports that are free for both TCP and UDP on 127.0.0.1, chosen below
-# the kernel's ephemeral range (32768+) so that no outgoing connection of the agents or of the
-# poller can take one between now and a (re)start that binds it. All are held until all are
-# picked, so they are distinct.
-alloc_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-want, held, out = int(sys.argv[1]), [], []
-for _ in range(20000):
-    if len(out) == want:
-        break
-    p = random.randint(20000, 32000)
-    if p in out:
-        continue
-    try:
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", p))
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    held += [t, u]; out.append(p)
-if len(out) != want:
-    sys.exit("could not find %d free ports" % want)
-print(" ".join(map(str, out)))
-PY
-}
-
 # After a failed wait: shows the log of every member whose process has exited.
 show_dead() {
   local i

@@ -33,6 +33,32 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Prints COUNT distinct ports that are free for both TCP and UDP on 127.0.0.1, chosen below
+# the kernel's ephemeral range (32768+) so that no outgoing connection of the agents or of the
+# poller can take one between now and a (re)start that binds it. All are held until all are
+# picked, so they are distinct.
+alloc_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+want, held, out = int(sys.argv[1]), [], []
+for _ in range(20000):
+    if len(out) == want:
+        break
+    p = random.randint(20000, 32000)
+    if p in out:
+        continue
+    try:
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", p))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    held += [t, u]; out.append(p)
+if len(out) != want:
+    sys.exit("could not find %d free ports" % want)
+print(" ".join(map(str, out)))
+PY
+}
+
 # Waits (at most 30 s) until URL answers 200 with a non-empty body other than "".
 wait_http() {
   local url=$1 i body

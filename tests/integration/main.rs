@@ -6,12 +6,14 @@ mod agent_api;
 mod blocking;
 mod catalog_health;
 mod cli;
+mod cluster;
 mod config_errors;
 #[cfg(feature = "docker-tests")]
 mod docker;
 mod gossip;
 mod kv;
 mod lifecycle;
+mod linearizable;
 mod operator;
 
 use serde_json::Value;
