@@ -173,8 +173,15 @@ fn into_response(r: ForwardedResponse) -> ApiResponse {
     resp
 }
 
+/// How long to wait for a forwarded answer that does not block: a write waits at most its
+/// commit timeout on the leader, so a server that stays silent longer is gone.
+const NON_BLOCKING_DEADLINE: Duration = Duration::from_secs(10);
+
 /// How long to wait for a forwarded answer: the request's own blocking wait plus slack.
 fn deadline(state: &HttpState, req: &ApiRequest) -> Duration {
+    if req.param("index").is_none_or(|i| i.is_empty() || i == "0") {
+        return NON_BLOCKING_DEADLINE;
+    }
     let wait = req
         .param("wait")
         .and_then(|w| crate::duration::parse(w).ok())

@@ -72,6 +72,10 @@ pub enum WriteError {
     /// prefix, which clients match on. The request's outcome may be unknown.
     #[error("rpc error making call: {0}")]
     Rpc(String),
+    /// The write was not committed in time (a leader cut off from its quorum); it may still
+    /// be applied later.
+    #[error("timed out after {0:?} waiting for the write to be committed; its outcome is unknown")]
+    Timeout(std::time::Duration),
     /// Raft stopped or storage failed; the request's outcome is unknown.
     #[error("raft: {0}")]
     Fatal(String),

@@ -14,15 +14,44 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::TypeConfig;
 use crate::rpc::{Pool, Reply, Request, RpcError};
+
+/// When each peer last answered this node's AppendEntries or granted its vote: the leader's
+/// lease (Consul's `LeaderLeaseTimeout`) holds while a quorum answered recently.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts(Arc<Mutex<HashMap<u64, Instant>>>);
+
+impl Contacts {
+    fn record(&self, peer: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer, Instant::now());
+    }
+
+    /// Whether `me` plus the voters heard from within `lease` make a majority of `voters`.
+    pub fn quorum_within(&self, me: u64, voters: &[u64], lease: Duration) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = voters
+            .iter()
+            .filter(|v| **v == me || seen.get(v).is_some_and(|t| t.elapsed() <= lease))
+            .count();
+        fresh * 2 > voters.len()
+    }
+}
 
 /// Hands openraft a connection per peer, all sharing the agent's RPC pool.
 #[derive(Debug, Clone, Default)]
 pub struct Network {
     /// The agent's server RPC connections.
     pub pool: Pool,
+    /// Peers' last answers, for the leader lease.
+    pub contacts: Contacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -33,6 +62,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.addr.clone(),
             pool: self.pool.clone(),
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -46,6 +76,8 @@ pub struct Connection {
     addr: String,
     /// Shared connections.
     pool: Pool,
+    /// Where answers are recorded.
+    contacts: Contacts,
 }
 
 /// Sends `req` and unpacks the reply variant `$variant`, mapping every failure.
@@ -78,13 +110,17 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        call!(
+        let resp = call!(
             self,
             Request::AppendEntries(rpc),
             option,
             Reply::AppendEntries,
             "AppendEntries"
-        )
+        );
+        if matches!(&resp, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+            self.contacts.record(self.target);
+        }
+        resp
     }
 
     async fn install_snapshot(
@@ -109,6 +145,10 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        call!(self, Request::Vote(rpc), option, Reply::Vote, "Vote")
+        let resp = call!(self, Request::Vote(rpc), option, Reply::Vote, "Vote");
+        if matches!(&resp, Ok(r) if r.vote_granted) {
+            self.contacts.record(self.target);
+        }
+        resp
     }
 }

@@ -16,7 +16,11 @@ use openraft::{BasicNode, Raft, ServerState};
 use tokio::sync::watch;
 
 use super::log_store::LogStore;
-use super::network::Network;
+use super::network::{Contacts, Network};
+
+/// Longest a write waits to be committed (Consul's `rpc_hold_timeout` is 7 s): a leader cut off
+/// from its quorum must answer, not hang.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(7);
 use super::snapshot_store::SnapshotStore;
 use super::state_machine::StateMachine;
 use super::{RaftError, RaftOptions, TypeConfig, WriteError};
@@ -58,6 +62,13 @@ pub struct RaftNode {
     stopped: Arc<AtomicBool>,
     /// When a leader's AppendEntries was last accepted (`X-Consul-LastContact` on followers).
     contact: Arc<Mutex<Option<Instant>>>,
+    /// Peers' last answers to this node (leader lease).
+    contacts: Contacts,
+    /// Consul's `LeaderLeaseTimeout` (500 ms × raft_multiplier): a leader that has not heard
+    /// from a quorum for this long acts as stepped down (no writes, no leader known).
+    lease: Duration,
+    /// Longest a write waits to commit before its outcome is reported unknown.
+    write_timeout: Duration,
 }
 
 impl RaftNode {
@@ -93,9 +104,12 @@ impl RaftNode {
             });
         }
         let committed = log.committed_index();
+        let contacts = Contacts::default();
         let network = Network {
             pool: opts.pool.clone(),
+            contacts: contacts.clone(),
         };
+        let m = opts.raft_multiplier.max(1);
         let raft = Raft::new(opts.node_id, Arc::new(config), network, log, sm)
             .await
             .map_err(|e| RaftError::Fatal(e.to_string()))?;
@@ -105,6 +119,9 @@ impl RaftNode {
             committed,
             stopped: Arc::new(AtomicBool::new(false)),
             contact: Arc::new(Mutex::new(None)),
+            contacts,
+            lease: super::BASE_LEADER_LEASE * m,
+            write_timeout: WRITE_TIMEOUT,
         };
         if opts.bootstrap {
             node.bootstrap(&opts).await?;
@@ -153,43 +170,66 @@ impl RaftNode {
 
     /// Replicates `cmd` and returns what applying it produced. Only the leader accepts writes.
     pub async fn write(&self, cmd: Command) -> Result<Response, WriteError> {
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(openraft::error::RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+        if self.leader_without_quorum() {
+            return Err(WriteError::NoLeader);
+        }
+        let write = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd));
+        match write.await {
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(openraft::error::RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
                 Err(not_leader(f))
             }
-            Err(e) => Err(WriteError::Fatal(e.to_string())),
+            Ok(Err(e)) => Err(WriteError::Fatal(e.to_string())),
+            Err(_) => Err(WriteError::Timeout(self.write_timeout)),
         }
+    }
+
+    /// Whether this node is Raft's leader but has not heard from a quorum within the lease:
+    /// Consul's leader steps down then; openraft's does not, so Berth acts as if it had.
+    fn leader_without_quorum(&self) -> bool {
+        let m = self.metrics.borrow();
+        if m.state != ServerState::Leader {
+            return false;
+        }
+        let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+        !self.contacts.quorum_within(m.id, &voters, self.lease)
     }
 
     /// Confirms leadership with a quorum and waits until the catalog has applied everything
     /// committed before the call (Consul's `?consistent`).
     pub async fn linearizable_read(&self) -> Result<(), WriteError> {
-        match self.raft.ensure_linearizable().await {
-            Ok(_) => Ok(()),
-            Err(openraft::error::RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(not_leader(f))
-            }
-            Err(openraft::error::RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
-                Err(WriteError::NoLeader)
-            }
-            Err(e) => Err(WriteError::Fatal(e.to_string())),
+        if self.leader_without_quorum() {
+            return Err(WriteError::NoLeader);
+        }
+        let check = tokio::time::timeout(self.write_timeout, self.raft.ensure_linearizable());
+        match check.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(openraft::error::RaftError::APIError(CheckIsLeaderError::ForwardToLeader(
+                f,
+            )))) => Err(not_leader(f)),
+            Ok(Err(openraft::error::RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(
+                _,
+            )))) => Err(WriteError::NoLeader),
+            Ok(Err(e)) => Err(WriteError::Fatal(e.to_string())),
+            Err(_) => Err(WriteError::NoLeader),
         }
     }
 
     /// Leadership and progress from the latest metrics; cheap (no await, no lock held long).
     pub fn leader_info(&self) -> LeaderInfo {
         let contact = *self.contact.lock().unwrap_or_else(|p| p.into_inner());
+        let stepped_down = self.leader_without_quorum();
         let m = self.metrics.borrow();
-        let is_leader = m.state == ServerState::Leader;
-        let leader_addr = m.current_leader.and_then(|id| {
+        let is_leader = m.state == ServerState::Leader && !stepped_down;
+        let leader = m.current_leader.filter(|_| !stepped_down);
+        let leader_addr = leader.and_then(|id| {
             m.membership_config
                 .membership()
                 .get_node(&id)
                 .map(|n| n.addr.clone())
         });
         LeaderInfo {
-            known_leader: m.current_leader.is_some(),
+            known_leader: leader.is_some(),
             leader_addr,
             last_contact_ms: match contact {
                 Some(at) if !is_leader => at.elapsed().as_millis() as u64,

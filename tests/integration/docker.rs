@@ -337,7 +337,16 @@ fn partition_round(lab: &Lab, servers: &[(String, String)], cut_leader: bool, ro
             maj_leader = agreed_leader(servers, &majority).filter(|l| *l != victim);
             maj_leader.is_some()
         }),
-        "round {round}: the majority has no leader after cutting {vname}"
+        "round {round}: the majority has no leader after cutting {vname}; leaders seen: {:?}\n{}",
+        majority
+            .iter()
+            .map(|&i| leader_ip(&servers[i].0))
+            .collect::<Vec<_>>(),
+        servers
+            .iter()
+            .map(|(n, _)| format!("--- {n}\n{}", must(&["logs", "--tail", "25", n])))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     eprintln!(
         "round {round}: cut {} {vname}; majority leader after {:?}",
