@@ -68,16 +68,19 @@ fn build_image(tag: &str, extra: &[&str], files: &[(&str, &str)]) {
         std::fs::write(dest, text).unwrap();
     }
     std::fs::write(r.join("etc/hostname"), "berth\n").unwrap();
+    // The archive goes in a directory of its own: docker tests build images concurrently.
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("rootfs.tar");
     let tar = Command::new("tar")
         .arg("-C")
         .arg(r)
         .arg("-cf")
-        .arg(r.join("../rootfs.tar"))
+        .arg(&archive)
         .arg(".")
         .status()
         .unwrap();
     assert!(tar.success());
-    must(&["import", r.join("../rootfs.tar").to_str().unwrap(), tag]);
+    must(&["import", archive.to_str().unwrap(), tag]);
 }
 
 /// Containers, network and image, removed on drop.

@@ -74,12 +74,18 @@ async fn a_pristine_server_waits_then_initializes_with_its_peers() {
     let voters = [(1, ME.to_string()), (2, "127.0.0.1:1".to_string())];
     assert!(node.initialize(&voters).await.unwrap());
     assert!(node.is_initialized().await.unwrap());
-    let ids: Vec<(u64, bool)> = node
-        .configuration()
-        .iter()
-        .map(|s| (s.id, s.voter))
-        .collect();
-    assert_eq!(ids, [(1, true), (2, true)]);
+    // The configuration is read from metrics, which follow the core asynchronously.
+    let ids = || -> Vec<(u64, bool)> {
+        node.configuration()
+            .iter()
+            .map(|s| (s.id, s.voter))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while ids().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ids(), [(1, true), (2, true)]);
     assert!(node
         .wait_for_leader(Duration::from_millis(1500))
         .await
@@ -127,6 +133,7 @@ async fn an_unreachable_server_stays_a_learner_until_removed() {
     .unwrap();
     node.remove_server(2).await.unwrap();
     node.remove_server(2).await.unwrap();
+    settle(&node, |c| c.len() == 1).await;
     assert_eq!(node.configuration().len(), 1);
     let err = node.remove_server(1).await.unwrap_err();
     assert!(
@@ -134,4 +141,13 @@ async fn an_unreachable_server_stays_a_learner_until_removed() {
         "the last voter stays: {err}"
     );
     node.shutdown().await;
+}
+
+/// Waits (up to 3 s) until the configuration, read from metrics that follow the core
+/// asynchronously, satisfies `ok`.
+async fn settle(node: &RaftNode, ok: impl Fn(&[RaftServer]) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !ok(&node.configuration()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
