@@ -205,6 +205,7 @@ pub struct KvEntry {
     /// Opaque client flags.
     pub flags: u64,
     /// Value bytes; empty is a valid value (shown as `null`).
+    #[serde(with = "base64_bytes")]
     pub value: Vec<u8>,
     /// Number of times a lock on the key was acquired.
     pub lock_index: u64,
@@ -214,4 +215,25 @@ pub struct KvEntry {
     pub create_index: Index,
     /// Index of the last change.
     pub modify_index: Index,
+}
+
+/// Byte strings as base64 text in serde formats: the Raft log, snapshots and server RPC are
+/// JSON, where a plain `Vec<u8>` would be an array of numbers 3–4× its size.
+pub mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the bytes as one base64 string.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// Reads one base64 string back into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }

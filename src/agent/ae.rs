@@ -30,6 +30,18 @@ impl Agent {
     pub async fn sync(&self) {
         self.inner.local_changed.send_modify(|n| *n += 1);
         self.persist().await;
+        if !self.inner.cluster.has_catalog() {
+            // A client's push crosses the network and may wait on servers: the syncer task does
+            // it at once, so the API call that changed the state answers without waiting (as
+            // Consul's client agents do).
+            self.inner.push_notify.notify_one();
+            return;
+        }
+        self.push().await;
+    }
+
+    /// Pushes the changes now and reports a failure to the syncer for a retry.
+    async fn push(&self) {
         match self.try_sync().await {
             Ok(()) => {}
             // A client without servers: expected until it can reach them; retried quietly.
@@ -279,6 +291,7 @@ impl Agent {
                     _ = shutdown.cancelled() => return,
                     _ = &mut next_full => break,
                     _ = self.inner.full_sync_notify.notified() => break,
+                    _ = self.inner.push_notify.notified() => self.push().await,
                     _ = self.inner.sync_notify.notified() => {
                         let pause = if self.inner.cluster.has_catalog()
                             || !self.inner.cluster.servers().order().is_empty()
@@ -287,12 +300,15 @@ impl Agent {
                         } else {
                             RETRY_WITHOUT_SERVERS
                         };
+                        // A new change or a server coming up ends the pause early.
                         tokio::select! {
                             _ = shutdown.cancelled() => return,
                             _ = tokio::time::sleep(pause) => {}
+                            _ = self.inner.push_notify.notified() => {}
+                            _ = self.inner.full_sync_notify.notified() => break,
                         }
                         if self.local().dirty() {
-                            self.sync().await;
+                            self.push().await;
                         }
                     }
                 }

@@ -4,12 +4,12 @@
 //!
 //! Consul has every server bootstrap with the same configuration. Here exactly one does: the
 //! alive server with the lowest node name, which initializes Raft with every alive server it
-//! sees; the others learn the configuration when it replicates to them. One initializer means
-//! no two servers can start clusters from different views of gossip. Disagreement stops
-//! everything, as in Consul: a server with another `expect`, or in `bootstrap` mode, is an
-//! error and nobody bootstraps. So is a server without `expect`: Consul would count it and ask
-//! it over RPC whether it already has Raft data; without that question, starting a cluster
-//! next to a server that may already belong to one is not safe.
+//! sees; the others learn the configuration when it replicates to them. Before it does, it
+//! asks each of them over server RPC whether it already has Raft state, and gives up
+//! bootstrapping if one has (a new server joining a running cluster must be added by the
+//! leader, never start a cluster of its own); an unreachable peer postpones the attempt.
+//! Disagreement stops everything, as in Consul: a server with another `expect`, or in
+//! `bootstrap` mode, is an error and nobody bootstraps. So is a server without `expect`.
 //!
 //! `decide` is the pure rule (table-tested); `run` is the task that applies it on every
 //! gossip change until this server has Raft state or knows a leader.
@@ -23,6 +23,36 @@ use tokio_util::sync::CancellationToken;
 use super::raft_members::server_peer;
 use crate::gossip::{Member, MemberStatus};
 use crate::raft::RaftNode;
+
+/// What the would-be voters said when asked for their Raft state.
+enum Peers {
+    /// None has any: bootstrapping is safe.
+    Pristine,
+    /// This one did not answer.
+    Unreachable(String),
+    /// This one already belongs to a cluster.
+    Initialized(String),
+}
+
+/// How long a peer may take to say whether it has Raft state.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks every voter but `me` whether it already has Raft state.
+async fn peers_pristine(pool: &crate::rpc::Pool, voters: &[(u64, String)], me: u64) -> Peers {
+    for (_, addr) in voters.iter().filter(|(id, _)| *id != me) {
+        match pool
+            .call(addr, &crate::rpc::Request::RaftStatus, ASK_TIMEOUT)
+            .await
+        {
+            Ok(crate::rpc::Reply::RaftStatus { initialized: false }) => {}
+            Ok(crate::rpc::Reply::RaftStatus { initialized: true }) => {
+                return Peers::Initialized(addr.clone())
+            }
+            _ => return Peers::Unreachable(addr.clone()),
+        }
+    }
+    Peers::Pristine
+}
 
 /// How often `run` also checks whether Raft state arrived from a leader meanwhile.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -103,6 +133,7 @@ pub fn decide(me: &str, dc: &str, expect: u32, members: &[Member]) -> Decision {
 /// state (bootstrapped here or replicated from a leader) or knows a leader; does nothing
 /// when the data dir already held Raft state. `me`, `dc`, `expect`: this server's node name,
 /// datacenter and `bootstrap_expect`; `members` reads the gossip members.
+#[allow(clippy::too_many_arguments)] // the task's inputs, handed over once by the daemon
 pub async fn run(
     raft: RaftNode,
     me: String,
@@ -110,6 +141,7 @@ pub async fn run(
     expect: u32,
     members: impl Fn() -> Vec<Member> + Send,
     mut changes: watch::Receiver<u64>,
+    pool: crate::rpc::Pool,
     shutdown: CancellationToken,
 ) {
     match raft.is_initialized().await {
@@ -157,6 +189,17 @@ pub async fn run(
                     "agent.server: Found expected number of peers, attempting bootstrap: peers={}",
                     addrs.join(",")
                 );
+                match peers_pristine(&pool, &voters, raft.id()).await {
+                    Peers::Pristine => {}
+                    Peers::Unreachable(addr) => {
+                        tracing::warn!("agent.server: cannot ask {addr} for its Raft state; bootstrap postponed");
+                        continue;
+                    }
+                    Peers::Initialized(addr) => {
+                        tracing::info!("agent.server: Existing Raft peers reported by server, disabling bootstrap mode: server={addr}");
+                        return;
+                    }
+                }
                 match raft.initialize(&voters).await {
                     Ok(_) => return,
                     Err(e) => {

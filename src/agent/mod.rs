@@ -51,6 +51,8 @@ struct Inner {
     sync_notify: Notify,
     /// Wakes the TTL timer task after a TTL check changed.
     ttl_notify: Notify,
+    /// Asks the syncer to push local changes now (client agents push off the request path).
+    push_notify: Notify,
     /// Asks the syncer for a full sync now: a server became reachable (Consul's `ServerUp`).
     full_sync_notify: Notify,
     /// Bumped after every local change, for hash-based blocking on `/v1/agent/service/:id`.
@@ -86,6 +88,7 @@ impl Agent {
                 sync_notify: Notify::new(),
                 ttl_notify: Notify::new(),
                 full_sync_notify: Notify::new(),
+                push_notify: Notify::new(),
                 local_changed: tokio::sync::watch::Sender::new(0),
                 state_file,
                 last_saved: tokio::sync::Mutex::new(Vec::new()),

@@ -22,6 +22,7 @@ pub enum Command {
         /// Full key.
         key: String,
         /// New value.
+        #[serde(with = "crate::model::base64_bytes")]
         value: Vec<u8>,
         /// Client flags.
         flags: u64,

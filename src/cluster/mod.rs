@@ -56,6 +56,11 @@ impl Cluster {
         self.raft.as_ref()
     }
 
+    /// Connections to servers.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// The servers this agent knows of.
     pub fn servers(&self) -> &ServerList {
         &self.servers

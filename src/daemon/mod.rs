@@ -374,6 +374,7 @@ async fn serve(
                 config.bootstrap_expect,
                 move || g.members(),
                 gossip.subscribe(),
+                cluster.pool().clone(),
                 bg_stop.clone(),
             ));
         }

@@ -42,6 +42,10 @@ impl Service for RpcService {
                 Request::NodeState { node } => {
                     Reply::NodeState(Ok(crate::cluster::local_node_state(&self.store, &node)))
                 }
+                Request::RaftStatus => match self.raft.is_initialized().await {
+                    Ok(initialized) => Reply::RaftStatus { initialized },
+                    Err(e) => Reply::Error(e.to_string()),
+                },
                 Request::Http(f) => match self.http.get() {
                     Some(state) => {
                         Reply::Http(crate::http::forward::serve_forwarded(state, f).await)

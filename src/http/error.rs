@@ -22,6 +22,9 @@ pub enum ApiError {
         /// What the path allows (for the `Allow` header).
         allow: String,
     },
+    /// 403: not allowed on this path (agent endpoints over server RPC).
+    #[error("{0}")]
+    Forbidden(String),
     /// 413: body over the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -37,6 +40,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

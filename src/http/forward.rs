@@ -43,7 +43,13 @@ pub fn target(state: &HttpState, req: &ApiRequest) -> ApiResult<Option<Target>> 
         return Ok(None);
     }
     let read = req.method == Method::GET || req.method == Method::HEAD;
-    if read && (req.flag("stale") || req.param("max_stale").is_some()) {
+    let stale = req.flag("stale") || req.param("max_stale").is_some();
+    if stale && req.flag("consistent") {
+        return Err(ApiError::BadRequest(
+            "Cannot specify ?stale with ?consistent, conflicting semantics.".into(),
+        ));
+    }
+    if read && stale {
         let too_old = match req.param("max_stale").filter(|v| !v.is_empty()) {
             None => false,
             Some(v) => {
@@ -72,10 +78,19 @@ pub async fn forward(
     req: &ApiRequest,
 ) -> ApiResult<ApiResponse> {
     let timeout = deadline(state, req);
+    let mut query = req.query.clone();
+    if blocking(req) && req.param("wait").is_none_or(str::is_empty) {
+        // The serving agent would block for its own default; ours bounds the round trip.
+        query.retain(|(k, _)| k != "wait");
+        query.push((
+            "wait".into(),
+            crate::duration::format(state.config.default_query_time),
+        ));
+    }
     let f = ForwardedHttp {
         method: req.method.to_string(),
         path: req.path.clone(),
-        query: req.query.clone(),
+        query,
         headers: req
             .headers
             .iter()
@@ -89,13 +104,23 @@ pub async fn forward(
         Target::AnyServer => None,
         Target::Leader(a) => Some(a.as_str()),
     };
-    let resp = state.cluster.forward_http(addr, f, timeout).await?;
+    let resp = tokio::select! {
+        r = state.cluster.forward_http(addr, f, timeout) => r?,
+        _ = state.shutdown.cancelled() => {
+            return Err(ApiError::Internal("agent is shutting down".into()))
+        }
+    };
     Ok(into_response(resp))
 }
 
 /// Answers a request another agent forwarded here, through this agent's own route table.
+/// Only what agents forward is served: `/v1/agent/*` belongs to the local agent and is never
+/// reachable over the server port.
 pub async fn serve_forwarded(state: &HttpState, f: ForwardedHttp) -> ForwardedResponse {
     let resp = match from_forwarded(f) {
+        Ok(req) if req.hops == 0 || req.path.starts_with("/v1/agent/") => ApiResponse::from_error(
+            &ApiError::Forbidden(format!("{} is not served over server RPC", req.path)),
+        ),
         Ok(req) => super::routes::dispatch(state, req).await,
         Err(e) => ApiResponse::from_error(&e),
     };
@@ -110,6 +135,12 @@ pub async fn serve_forwarded(state: &HttpState, f: ForwardedHttp) -> ForwardedRe
         headers,
         body: resp.body.to_vec(),
     }
+}
+
+/// Whether the request is a blocking query (`?index` above 0).
+fn blocking(req: &ApiRequest) -> bool {
+    req.param("index")
+        .is_some_and(|i| !i.is_empty() && i != "0")
 }
 
 /// Request headers that describe one connection, not the request.
@@ -179,7 +210,7 @@ const NON_BLOCKING_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How long to wait for a forwarded answer: the request's own blocking wait plus slack.
 fn deadline(state: &HttpState, req: &ApiRequest) -> Duration {
-    if req.param("index").is_none_or(|i| i.is_empty() || i == "0") {
+    if !blocking(req) {
         return NON_BLOCKING_DEADLINE;
     }
     let wait = req

@@ -65,7 +65,7 @@ pub enum WriteError {
     /// Another server leads (returned by a server's own Raft; the cluster layer forwards).
     #[error("this server is not the leader (leader: {leader})")]
     NotLeader {
-        /// The leader's RPC address, or its node id when the address is unknown.
+        /// The leader's RPC address.
         leader: String,
     },
     /// The server the request was sent to could not be reached or did not answer; Consul's

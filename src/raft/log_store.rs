@@ -108,9 +108,28 @@ impl LogStore {
 
     /// Writes one meta value durably on the blocking pool.
     async fn put_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), LogError> {
+        self.put_meta_with(key, value, Durability::Immediate).await
+    }
+
+    /// Writes one meta value without an fsync of its own.
+    async fn put_meta_lazy<T: Serialize>(
+        &self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), LogError> {
+        self.put_meta_with(key, value, Durability::None).await
+    }
+
+    async fn put_meta_with<T: Serialize>(
+        &self,
+        key: &'static str,
+        value: &T,
+        durability: Durability,
+    ) -> Result<(), LogError> {
         let bytes = serde_json::to_vec(value)?;
         self.blocking(move |db| {
-            let txn = begin(db)?;
+            let mut txn = db.begin_write().map_err(db_err)?;
+            txn.set_durability(durability).map_err(db_err)?;
             txn.open_table(META)
                 .map_err(db_err)?
                 .insert(key, bytes.as_slice())
@@ -214,7 +233,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<u64>>,
     ) -> Result<(), StorageError<u64>> {
-        self.put_meta("committed", &committed)
+        // Not fsynced on its own (hashicorp/raft does not persist it at all): it becomes durable
+        // with the next log append, and a lagging value only means re-applying committed
+        // entries after a restart, never losing one.
+        self.put_meta_lazy("committed", &committed)
             .await
             .map_err(|e| StorageIOError::write(&e))?;
         self.committed

@@ -135,18 +135,12 @@ impl RaftNode {
             Some(old) if old != addr => {
                 tracing::info!(id, old, new = addr, "raft: updating a server's address");
                 let change = ChangeMembers::SetNodes(BTreeMap::from([(id, node)]));
-                self.raft
-                    .change_membership(change, true)
-                    .await
-                    .map_err(change_error)?;
+                bounded(self.raft.change_membership(change, true)).await?;
             }
             Some(_) => {}
             None => {
                 tracing::info!(id, addr, "raft: adding server as a non-voter");
-                self.raft
-                    .add_learner(id, node, false)
-                    .await
-                    .map_err(change_error)?;
+                bounded(self.raft.add_learner(id, node, false)).await?;
             }
         }
         if voter {
@@ -155,10 +149,7 @@ impl RaftNode {
         self.wait_caught_up(id, addr, catch_up).await?;
         tracing::info!(id, addr, "raft: promoting server to voter");
         let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
-        self.raft
-            .change_membership(change, false)
-            .await
-            .map_err(change_error)?;
+        bounded(self.raft.change_membership(change, false)).await?;
         Ok(())
     }
 
@@ -184,10 +175,7 @@ impl RaftNode {
         } else {
             ChangeMembers::RemoveNodes(ids)
         };
-        self.raft
-            .change_membership(change, false)
-            .await
-            .map_err(change_error)?;
+        bounded(self.raft.change_membership(change, false)).await?;
         tracing::info!(id, "raft: removed server");
         Ok(())
     }
@@ -247,3 +235,19 @@ impl RaftNode {
 
 #[cfg(test)]
 mod tests;
+
+/// Longest a membership change may wait to commit: a leader that lost its quorum after the
+/// lease check must answer, not hang (the change may still commit later).
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a membership change with `CHANGE_TIMEOUT`, mapping its errors.
+async fn bounded<T>(
+    change: impl std::future::Future<
+        Output = Result<T, openraft::error::RaftError<u64, ClientWriteError<u64, BasicNode>>>,
+    >,
+) -> Result<T, WriteError> {
+    match tokio::time::timeout(CHANGE_TIMEOUT, change).await {
+        Ok(r) => r.map_err(change_error),
+        Err(_) => Err(WriteError::Timeout(CHANGE_TIMEOUT)),
+    }
+}

@@ -67,6 +67,10 @@ pub const BASE_TIMEOUT: Duration = Duration::from_millis(1000);
 /// step down on a lease. So this value is documented, not passed on; a cut-off leader still
 /// stops serving writes and `?consistent` reads because neither can reach a quorum.
 pub const BASE_LEADER_LEASE: Duration = Duration::from_millis(500);
+/// How long one snapshot chunk may take to send and install, at `raft_multiplier = 1`.
+pub const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes of snapshot per InstallSnapshot message.
+pub const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
 /// Consul's `raft_snapshot_threshold` default: snapshot after this many entries.
 pub const SNAPSHOT_THRESHOLD: u64 = 16384;
 /// Consul's `raft_snapshot_interval` default.
@@ -160,6 +164,10 @@ impl RaftOptions {
             election_timeout_max: ms(BASE_TIMEOUT),
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(s.threshold.max(1)),
             max_in_snapshot_log_to_keep: s.trailing_logs,
+            // openraft's 200 ms would cut off a chunk that a loaded follower must also apply;
+            // 1 MiB chunks keep each JSON frame (bytes as numbers, ~3.6×) a few MB.
+            install_snapshot_timeout: ms(SNAPSHOT_CHUNK_TIMEOUT),
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
             ..Default::default()
         };
         Ok(config.validate()?)

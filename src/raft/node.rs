@@ -307,13 +307,13 @@ impl RaftNode {
     }
 }
 
-/// Maps openraft's "ask the leader" into ours: no leader known, or forwarding not yet built.
+/// Maps openraft's "ask the leader" into ours: no leader known, or the leader's RPC address
+/// (the cluster layer forwards there).
 pub(super) fn not_leader(f: ForwardToLeader<u64, BasicNode>) -> WriteError {
     match (f.leader_id, f.leader_node) {
         (None, _) => WriteError::NoLeader,
         (Some(_), Some(node)) => WriteError::NotLeader { leader: node.addr },
-        (Some(id), None) => WriteError::NotLeader {
-            leader: format!("node {id}"),
-        },
+        // A leader whose address this node does not know yet cannot be forwarded to.
+        (Some(_), None) => WriteError::NoLeader,
     }
 }

@@ -78,8 +78,13 @@ where
     if version[0] != PROTOCOL_VERSION {
         return Err(FrameError::Version { got: version[0] });
     }
-    let mut body = vec![0u8; len - 1];
-    r.read_exact(&mut body).await?;
+    // Grow with what arrives rather than trusting the announced length up front.
+    let want = len - 1;
+    let mut body = Vec::with_capacity(want.min(64 * 1024));
+    let got = (&mut *r).take(want as u64).read_to_end(&mut body).await?;
+    if got < want {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(serde_json::from_slice(&body)?)
 }
 

@@ -43,9 +43,27 @@ pub enum Request {
         /// The node's name.
         node: String,
     },
+    /// Whether the server already has Raft state (asked before `bootstrap_expect` starts a
+    /// cluster, as Consul asks its peers for their Raft peers).
+    RaftStatus,
 }
 
 impl Request {
+    /// Whether sending the request twice has the effect of sending it once: Raft's messages
+    /// are (by design), reads are; writes and non-GET API requests are not.
+    pub fn idempotent(&self) -> bool {
+        match self {
+            Request::Ping
+            | Request::AppendEntries(_)
+            | Request::Vote(_)
+            | Request::InstallSnapshot(_)
+            | Request::NodeState { .. }
+            | Request::RaftStatus => true,
+            Request::Write { .. } => false,
+            Request::Http(h) => h.method == "GET" || h.method == "HEAD",
+        }
+    }
+
     /// The request's kind, for errors and logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -56,6 +74,7 @@ impl Request {
             Request::Write { .. } => "Write",
             Request::Http(_) => "Http",
             Request::NodeState { .. } => "NodeState",
+            Request::RaftStatus => "RaftStatus",
         }
     }
 }
@@ -77,6 +96,11 @@ pub enum Reply {
     Http(ForwardedResponse),
     /// Answer to `NodeState`.
     NodeState(Result<NodeState, WriteError>),
+    /// Answer to `RaftStatus`: whether the server has Raft state (a configuration).
+    RaftStatus {
+        /// Initialized (bootstrapped, or replicated to from a cluster).
+        initialized: bool,
+    },
     /// The request could not be handled at all (not a server, bad version, bad frame).
     Error(String),
 }
@@ -93,7 +117,7 @@ pub struct ForwardedHttp {
     /// Request headers that shape the answer (token, index-related, content type).
     pub headers: Vec<(String, String)>,
     /// Body bytes.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::model::base64_bytes")]
     pub body: Vec<u8>,
     /// Servers this request already passed through; a server forwards at most once more, so
     /// a request can never loop between servers that disagree on the leader.
@@ -108,7 +132,7 @@ pub struct ForwardedResponse {
     /// Response headers (`X-Consul-*`, content type).
     pub headers: Vec<(String, String)>,
     /// Body bytes.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::model::base64_bytes")]
     pub body: Vec<u8>,
 }
 
@@ -121,24 +145,6 @@ pub struct NodeState {
     pub services: Vec<Service>,
     /// Its checks.
     pub checks: Vec<Check>,
-}
-
-/// Bodies travel as base64 strings (a JSON array of numbers would be 3–4× larger).
-mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]

@@ -67,8 +67,9 @@ pub enum RpcError {
 }
 
 impl RpcError {
-    /// Whether the request surely never reached the server (safe to send elsewhere).
+    /// Whether the server surely did not act on the request (safe to send elsewhere).
     pub fn never_sent(&self) -> bool {
-        matches!(self, RpcError::Connect { .. })
+        // A refusal is a protocol-level answer: the request was not acted on.
+        matches!(self, RpcError::Connect { .. } | RpcError::Refused { .. })
     }
 }

@@ -3,8 +3,9 @@
 //! A call takes an idle connection (or opens one), writes the request, waits for the reply and
 //! puts the connection back. A connection that fails is dropped, never reused. A reused
 //! connection that turns out to be dead before any reply byte arrived (the server restarted
-//! since it was pooled) is retried once on a fresh connection: the old server closed it
-//! without reading the request.
+//! since it was pooled) is retried once on a fresh connection, but only for requests that are
+//! safe to repeat (Raft messages, reads): the old server may have acted on a write before it
+//! died, so a write's failure is reported, never resent.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,7 +56,9 @@ impl Pool {
             None => connect(addr).await?,
         };
         match self.exchange(addr, conn, req, timeout).await {
-            Err(RpcError::Io { source, .. }) if was_reused && dead_before_reply(&source) => {
+            Err(RpcError::Io { source, .. })
+                if was_reused && dead_before_reply(&source) && req.idempotent() =>
+            {
                 // The first attempt may have been read before the server died: if the retry
                 // cannot even connect, the outcome stays unknown (never "not sent").
                 let conn = connect(addr).await.map_err(|_| RpcError::Io {

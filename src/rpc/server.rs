@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -88,7 +88,13 @@ async fn connection(stream: TcpStream, service: &dyn Service) -> Result<(), Fram
             }
             Err(e) => return Err(e),
         };
-        let reply = service.handle(req).await;
+        // The caller never sends a second request before the reply, so any readiness to read
+        // while the request runs means it hung up (or broke the protocol): stop the work, e.g.
+        // a forwarded blocking query whose caller gave up, instead of holding its slot.
+        let reply = tokio::select! {
+            reply = service.handle(req) => reply,
+            _ = stream.fill_buf() => return Ok(()),
+        };
         frame::write(stream.get_mut(), &reply).await?;
     }
 }

@@ -102,22 +102,25 @@ async fn five_agents_join_fail_rejoin_and_leave() {
     let nodes = c.get_json(&s.url("/v1/catalog/nodes")).await;
     assert_eq!(nodes.as_array().unwrap().len(), 5, "{nodes}");
 
-    // A service on c2, registered through the server's catalog.
-    let reg = json!({"Node": "c2", "Address": "127.0.0.1", "SkipNodeUpdate": true, "Service": {"Service": "web", "ID": "web-c2", "Port": 80}});
+    // A service on c2, registered with c2's agent (which syncs it to the servers, and keeps it
+    // in its data dir across the restart below: its anti-entropy owns c2's catalog entries).
+    let reg = json!({"Name": "web", "ID": "web-c2", "Port": 80});
     assert_eq!(
-        c.put_json(&s.url("/v1/catalog/register"), reg)
+        c.put_json(&clients[1].url("/v1/agent/service/register"), reg)
             .await
             .status(),
         200
     );
-    assert_eq!(
-        c.get_json(&s.url("/v1/health/service/web?passing"))
+    let synced = || async {
+        Client::new()
+            .get_json(&s.url("/v1/health/service/web?passing"))
             .await
             .as_array()
             .unwrap()
-            .len(),
-        1
-    );
+            .len()
+            == 1
+    };
+    assert!(eventually(Duration::from_secs(5), synced).await.is_some());
 
     // kill -9 c2: failed everywhere within 10 s, and web leaves ?passing.
     let c2 = clients.remove(1);

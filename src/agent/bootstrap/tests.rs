@@ -186,6 +186,7 @@ async fn the_task_bootstraps_once_expected_servers_show_up() {
         1,
         move || source.lock().unwrap().clone(),
         rx,
+        Default::default(),
         stop.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -209,10 +210,61 @@ async fn the_task_bootstraps_once_expected_servers_show_up() {
             3,
             Vec::new,
             rx,
+            Default::default(),
             stop,
         ),
     )
     .await
     .expect("returns at once");
+    raft.shutdown().await;
+}
+
+/// Answers `RaftStatus` like a server that already belongs to a cluster.
+struct Initialized;
+
+impl crate::rpc::Service for Initialized {
+    fn handle(
+        &self,
+        _req: crate::rpc::Request,
+    ) -> futures::future::BoxFuture<'_, crate::rpc::Reply> {
+        Box::pin(async { crate::rpc::Reply::RaftStatus { initialized: true } })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_raft_state_disables_bootstrap() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let stop = CancellationToken::new();
+    tokio::spawn(crate::rpc::serve(
+        listener,
+        std::sync::Arc::new(Initialized),
+        stop.clone(),
+        Duration::from_secs(1),
+    ));
+    let raft = RaftNode::start(pristine_opts(), crate::catalog::Store::new())
+        .await
+        .unwrap();
+    let mut b = server("b", 2, &[("expect", "2"), ("port", &port)]);
+    b.addr = "127.0.0.1".parse().unwrap();
+    let members = vec![server("a", 1, &[("expect", "2")]), b];
+    let (_tx, rx) = watch::channel(0u64);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        run(
+            raft.clone(),
+            "a".into(),
+            "dc1".into(),
+            2,
+            move || members.clone(),
+            rx,
+            Default::default(),
+            stop.clone(),
+        ),
+    )
+    .await
+    .expect("gives up bootstrapping once a peer reports Raft state");
+    assert!(!raft.is_initialized().await.unwrap());
+    stop.cancel();
     raft.shutdown().await;
 }
