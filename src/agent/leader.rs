@@ -18,10 +18,21 @@ pub const TOMBSTONE_TTL: Duration = Duration::from_secs(15 * 60);
 /// How often the leader samples the applied index and reaps.
 const GC_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Runs until `shutdown`.
+/// Runs until `shutdown`, with Consul's TTL.
 pub async fn run_tombstone_gc(cluster: Cluster, store: Store, shutdown: CancellationToken) {
+    reap_tombstones(cluster, store, TOMBSTONE_TTL, GC_INTERVAL, shutdown).await
+}
+
+/// Reaps tombstones older than `ttl`, looking every `every`.
+async fn reap_tombstones(
+    cluster: Cluster,
+    store: Store,
+    ttl: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     let mut marks: VecDeque<(Instant, u64)> = VecDeque::new();
-    let mut tick = tokio::time::interval(GC_INTERVAL);
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -32,7 +43,7 @@ pub async fn run_tombstone_gc(cluster: Cluster, store: Store, shutdown: Cancella
         let mut up_to = None;
         while marks
             .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) >= TOMBSTONE_TTL)
+            .is_some_and(|(at, _)| now.duration_since(*at) >= ttl)
         {
             up_to = marks.pop_front().map(|(_, i)| i);
         }
@@ -51,8 +62,12 @@ mod tests {
     use super::*;
     use crate::raft::{RaftNode, RaftOptions};
 
-    #[tokio::test(start_paused = true)]
+    // Real time with a short TTL: the Raft log's writer thread is outside tokio's clock, so
+    // paused time would run ahead of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reaps_tombstones_older_than_the_ttl() {
+        const TTL: Duration = Duration::from_millis(600);
+        const EVERY: Duration = Duration::from_millis(100);
         let store = Store::new();
         let opts = RaftOptions {
             node_id: 1,
@@ -82,18 +97,23 @@ mod tests {
         let deleted_at = store.read(|t| t.kv_get("k").1);
         assert!(deleted_at > 0);
         let stop = CancellationToken::new();
-        let gc = tokio::spawn(run_tombstone_gc(
+        let gc = tokio::spawn(reap_tombstones(
             Cluster::server(raft.clone(), Default::default(), Default::default()),
             store.clone(),
+            TTL,
+            EVERY,
             stop.clone(),
         ));
-        tokio::time::sleep(TOMBSTONE_TTL - GC_INTERVAL).await;
+        tokio::time::sleep(TTL - EVERY * 2).await;
         assert_eq!(
             store.read(|t| t.kv_get("k").1),
             deleted_at,
             "kept while younger than the TTL"
         );
-        tokio::time::sleep(GC_INTERVAL * 3).await;
+        let deadline = Instant::now() + TTL * 5;
+        while store.read(|t| t.kv_get("k").1) != 0 && Instant::now() < deadline {
+            tokio::time::sleep(EVERY).await;
+        }
         assert_eq!(store.read(|t| t.kv_get("k").1), 0, "reaped after the TTL");
         stop.cancel();
         gc.await.unwrap();

@@ -1,14 +1,17 @@
 //! The Raft log and hard state (vote, committed, last purged) in one redb database.
 //!
 //! File-backed at `data_dir/raft/raft.db`, or redb's in-memory backend in dev mode so both
-//! modes run the same code. Every redb call runs on the blocking pool; `append` reports the
-//! entries flushed only after their commit returned (Durability::Immediate = fsynced).
+//! modes run the same code. Every change goes through the writer thread (`log_writer.rs`) in
+//! the order openraft made it; `append` returns at once and reports the entries flushed only
+//! after their batch's commit returned (Durability::Immediate = fsynced). Reads run on the
+//! blocking pool and see queued entries too.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -16,16 +19,17 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::log_writer::{self, Op, Pending, Work};
 use super::{Entry, RaftError, TypeConfig};
 
 /// Log entries by index, each a serde_json-encoded `Entry`.
-const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+pub(super) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 /// Hard state by name (`vote`, `committed`, `last_purged`), serde_json-encoded.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 
 /// What can go wrong inside one log store operation.
 #[derive(Debug, thiserror::Error)]
-enum LogError {
+pub(super) enum LogError {
     /// redb failed.
     #[error("redb: {0}")]
     Db(#[from] redb::Error),
@@ -35,6 +39,9 @@ enum LogError {
     /// The blocking task panicked or was cancelled.
     #[error("log store task: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The writer thread failed a change, or is gone.
+    #[error("log writer: {0}")]
+    Writer(String),
 }
 
 /// Handle on the log database; clones share it (the reader openraft asks for is a clone).
@@ -44,6 +51,10 @@ pub struct LogStore {
     db: Arc<Database>,
     /// Last committed index seen by `save_committed`, for `LeaderInfo::commit_index`.
     committed: Arc<AtomicU64>,
+    /// The writer thread's queue.
+    writer: Arc<log_writer::Writer>,
+    /// Entries appended but not yet written.
+    pending: Pending,
 }
 
 impl LogStore {
@@ -65,9 +76,16 @@ impl LogStore {
         txn.open_table(LOGS).map_err(|e| open_err(e.into()))?;
         txn.open_table(META).map_err(|e| open_err(e.into()))?;
         txn.commit().map_err(|e| open_err(e.into()))?;
+        let db = Arc::new(database);
+        let pending = Pending::default();
+        let writer = Arc::new(log_writer::start(db.clone(), pending.clone()).map_err(|e| {
+            RaftError::LogStore(format!("cannot start the log writer thread: {e}"))
+        })?);
         let store = LogStore {
-            db: Arc::new(database),
+            db,
             committed: Arc::new(AtomicU64::new(0)),
+            writer,
+            pending,
         };
         let committed: Option<LogId<u64>> = store
             .meta_now("committed")
@@ -106,38 +124,71 @@ impl LogStore {
         self.blocking(move |db| read_meta(db, key)).await
     }
 
-    /// Writes one meta value durably on the blocking pool.
+    /// Writes one meta value durably, in queue order, and waits for it.
     async fn put_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), LogError> {
-        self.put_meta_with(key, value, Durability::Immediate).await
-    }
-
-    /// Writes one meta value without an fsync of its own.
-    async fn put_meta_lazy<T: Serialize>(
-        &self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), LogError> {
-        self.put_meta_with(key, value, Durability::None).await
-    }
-
-    async fn put_meta_with<T: Serialize>(
-        &self,
-        key: &'static str,
-        value: &T,
-        durability: Durability,
-    ) -> Result<(), LogError> {
         let bytes = serde_json::to_vec(value)?;
-        self.blocking(move |db| {
-            let mut txn = db.begin_write().map_err(db_err)?;
-            txn.set_durability(durability).map_err(db_err)?;
-            txn.open_table(META)
-                .map_err(db_err)?
-                .insert(key, bytes.as_slice())
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
+        self.queued(Box::new(move |db| {
+            write_meta(db, key, &bytes, Durability::Immediate).map_err(|e| e.to_string())
+        }))
         .await
     }
+
+    /// Queues one meta value without an fsync of its own and without waiting: it lands in
+    /// order and becomes durable with the next durable commit.
+    fn put_meta_lazy<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), LogError> {
+        let bytes = serde_json::to_vec(value)?;
+        let work: Work = Box::new(move |db| {
+            write_meta(db, key, &bytes, Durability::None).map_err(|e| e.to_string())
+        });
+        self.writer
+            .send(Op::Run { work, done: None })
+            .map_err(|_| LogError::Writer("the writer thread is gone".into()))
+    }
+
+    /// Runs `work` on the writer thread after everything queued before it, and waits.
+    async fn queued(&self, work: Work) -> Result<(), LogError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Op::Run {
+                work,
+                done: Some(done),
+            })
+            .map_err(|_| LogError::Writer("the writer thread is gone".into()))?;
+        rx.await
+            .map_err(|_| LogError::Writer("the writer thread is gone".into()))?
+            .map_err(LogError::Writer)
+    }
+
+    /// Queued entries in `range`, by index.
+    fn pending_in(&self, range: &(Bound<u64>, Bound<u64>)) -> BTreeMap<u64, Entry> {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.range(*range).map(|(i, e)| (*i, (**e).clone())).collect()
+    }
+
+    /// Drops queued entries in `range` (truncated or purged before they were written).
+    fn drop_pending(&self, range: impl RangeBounds<u64>) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<u64> = p.range(range).map(|(i, _)| *i).collect();
+        for i in gone {
+            p.remove(&i);
+        }
+    }
+}
+
+/// Writes one meta value in its own transaction with `durability`.
+fn write_meta(
+    db: &Database,
+    key: &str,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<(), LogError> {
+    let mut txn = db.begin_write().map_err(db_err)?;
+    txn.set_durability(durability).map_err(db_err)?;
+    txn.open_table(META)
+        .map_err(db_err)?
+        .insert(key, bytes)
+        .map_err(db_err)?;
+    txn.commit().map_err(db_err)
 }
 
 /// Converts every redb error type into `LogError` through `redb::Error`.
@@ -146,7 +197,7 @@ fn db_err<E: Into<redb::Error>>(e: E) -> LogError {
 }
 
 /// Starts a durable write transaction.
-fn begin(db: &Database) -> Result<redb::WriteTransaction, LogError> {
+pub(super) fn begin(db: &Database) -> Result<redb::WriteTransaction, LogError> {
     let mut txn = db.begin_write().map_err(db_err)?;
     txn.set_durability(Durability::Immediate).map_err(db_err)?;
     Ok(txn)
@@ -180,18 +231,29 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<Entry>, StorageError<u64>> {
         let bounds: (Bound<u64>, Bound<u64>) =
             (range.start_bound().cloned(), range.end_bound().cloned());
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(db_err)?;
-            let table = txn.open_table(LOGS).map_err(db_err)?;
-            let mut out = Vec::new();
-            for item in table.range::<u64>(bounds).map_err(db_err)? {
-                let (_, v) = item.map_err(db_err)?;
-                out.push(serde_json::from_slice(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StorageIOError::read_logs(&e).into())
+        // Queued entries first: one written meanwhile is then found on disk as well, and the
+        // queued copy (the same entry) wins.
+        let queued = self.pending_in(&bounds);
+        let stored: Vec<Entry> = self
+            .blocking(move |db| {
+                let txn = db.begin_read().map_err(db_err)?;
+                let table = txn.open_table(LOGS).map_err(db_err)?;
+                let mut out = Vec::new();
+                for item in table.range::<u64>(bounds).map_err(db_err)? {
+                    let (_, v) = item.map_err(db_err)?;
+                    out.push(serde_json::from_slice(v.value())?);
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(|e| StorageIOError::read_logs(&e))?;
+        if queued.is_empty() {
+            return Ok(stored);
+        }
+        let mut all: BTreeMap<u64, Entry> =
+            stored.into_iter().map(|e| (e.log_id.index, e)).collect();
+        all.extend(queued);
+        Ok(all.into_values().collect())
     }
 }
 
@@ -207,9 +269,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             })
             .await
             .map_err(|e| StorageIOError::read_logs(&e))?;
+        let queued_last = {
+            let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.last_key_value().map(|(_, e)| e.log_id)
+        };
         Ok(LogState {
             last_purged_log_id: state.0,
-            last_log_id: state.1,
+            last_log_id: queued_last.or(state.1),
         })
     }
 
@@ -237,7 +303,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // with the next log append, and a lagging value only means re-applying committed
         // entries after a restart, never losing one.
         self.put_meta_lazy("committed", &committed)
-            .await
             .map_err(|e| StorageIOError::write(&e))?;
         self.committed
             .store(committed.map_or(0, |c| c.index), Ordering::Relaxed);
@@ -261,63 +326,67 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let encoded = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id.index, serde_json::to_vec(&e)?)))
-            .collect::<Result<Vec<_>, serde_json::Error>>()
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        let res = self
-            .blocking(move |db| {
-                let txn = begin(db)?;
-                {
-                    let mut table = txn.open_table(LOGS).map_err(db_err)?;
-                    for (index, bytes) in &encoded {
-                        table.insert(*index, bytes.as_slice()).map_err(db_err)?;
-                    }
-                }
-                txn.commit().map_err(db_err)
-            })
-            .await;
-        match res {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(StorageIOError::write_logs(&e).into())
+        let mut encoded = Vec::new();
+        let mut queued = Vec::new();
+        for e in entries {
+            let bytes = serde_json::to_vec(&e).map_err(|e| StorageIOError::write_logs(&e))?;
+            encoded.push((e.log_id.index, bytes));
+            queued.push(Arc::new(e));
+        }
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for e in &queued {
+                p.insert(e.log_id.index, e.clone());
             }
         }
+        let op = Op::Append {
+            encoded,
+            entries: queued,
+            callback,
+        };
+        if let Err(mpsc::SendError(op)) = self.writer.send(op) {
+            let err = LogError::Writer("the writer thread is gone".into());
+            if let Op::Append { callback, .. } = op {
+                callback.log_io_completed(Err(std::io::Error::other(err.to_string())));
+            }
+            return Err(StorageIOError::write_logs(&err).into());
+        }
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        self.blocking(move |db| {
-            let txn = begin(db)?;
+        self.drop_pending(log_id.index..);
+        self.queued(Box::new(move |db| {
+            let txn = begin(db).map_err(|e| e.to_string())?;
             txn.open_table(LOGS)
-                .map_err(db_err)?
+                .map_err(|e| e.to_string())?
                 .retain_in(log_id.index.., |_, _| false)
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
+                .map_err(|e| e.to_string())?;
+            txn.commit().map_err(|e| e.to_string())
+        }))
         .await
         .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         let bytes = serde_json::to_vec(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.drop_pending(..=log_id.index);
         // One transaction: last_purged and the deletion become durable together.
-        self.blocking(move |db| {
-            let txn = begin(db)?;
-            txn.open_table(META)
-                .map_err(db_err)?
-                .insert("last_purged", bytes.as_slice())
-                .map_err(db_err)?;
-            txn.open_table(LOGS)
-                .map_err(db_err)?
-                .retain_in(..=log_id.index, |_, _| false)
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
+        self.queued(Box::new(move |db| {
+            let run = || -> Result<(), LogError> {
+                let txn = begin(db)?;
+                txn.open_table(META)
+                    .map_err(db_err)?
+                    .insert("last_purged", bytes.as_slice())
+                    .map_err(db_err)?;
+                txn.open_table(LOGS)
+                    .map_err(db_err)?
+                    .retain_in(..=log_id.index, |_, _| false)
+                    .map_err(db_err)?;
+                txn.commit().map_err(db_err)
+            };
+            run().map_err(|e| e.to_string())
+        }))
         .await
         .map_err(|e| StorageIOError::write_logs(&e).into())
     }

@@ -18,6 +18,7 @@
 mod cluster_tests;
 mod error;
 mod log_store;
+mod log_writer;
 mod membership;
 mod network;
 mod node;
