@@ -216,7 +216,7 @@ for c in $CONCURRENCY; do
     [ -n "$errs" ] && [ "$errs" != 0 ] && echo "  $side c=$c: $errs errors (${RES[$side,$c]})"
   done
 done
-echo "ratio_w/s = Berth/etcd writes per second (goal >= 0.8); ratio_p99 = Berth/etcd p99 (lower is better)"
+echo "ratio_w/s = Berth/etcd writes per second (goal >= 1.0); ratio_p99 = Berth/etcd p99 (lower is better); goal: Berth p99 <= 3x its p50"
 for side in "${SIDES[@]}"; do
   echo "failover $side: ${FAIL[$side]:-not measured (needs 3+ servers and KILLS > 0)}"
 done

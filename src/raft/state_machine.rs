@@ -65,8 +65,8 @@ impl StateMachine {
 pub struct SnapshotBuilder {
     /// Metadata of the copy.
     meta: SnapshotMeta,
-    /// `Store::snapshot()` taken when the builder was made.
-    catalog: Vec<u8>,
+    /// The tables as they were when the builder was made (encoded when building).
+    catalog: Arc<crate::catalog::Tables>,
     /// Where to save it.
     snapshots: Arc<SnapshotStore>,
 }
@@ -74,9 +74,16 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError<u64>> {
         let sig = Some(self.meta.signature());
-        let bytes = Envelope::new(self.meta.clone(), &self.catalog)
-            .encode()
-            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        let tables = self.catalog.clone();
+        let meta = self.meta.clone();
+        // Encoding a large catalog takes a while: do it on the blocking pool, never on the
+        // state machine's task, so applies go on meanwhile.
+        let bytes = tokio::task::spawn_blocking(move || {
+            Envelope::new(meta, &crate::catalog::snapshot::encode(&tables)).encode()
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         self.snapshots
             .save(&self.meta, bytes.clone())
             .await
@@ -132,7 +139,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last_membership: self.last_membership.clone(),
                 snapshot_id: format!("{term}-{index}"),
             },
-            catalog: self.store.snapshot(),
+            catalog: Arc::new(self.store.copy_tables()),
             snapshots: self.snapshots.clone(),
         }
     }
