@@ -168,7 +168,12 @@ pub async fn run(
             continue;
         }
         for change in plan(me, &peers, &raft.configuration()) {
-            if !apply(&raft, change, &mut warned_self).await {
+            // A change may wait for a learner to catch up: shutdown does not wait for it.
+            let applied = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ok = apply(&raft, change, &mut warned_self) => ok,
+            };
+            if !applied {
                 break;
             }
         }

@@ -438,3 +438,43 @@ async fn hostile_join_connections_do_no_harm() {
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_keeps_its_services_until_a_server_appears_then_syncs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = free_port();
+    let retry = format!("-retry-join=127.0.0.1:{seed}");
+    let c1 = bare_client(
+        tmp.path(),
+        "c1",
+        free_port(),
+        &[&retry, "-retry-interval=1s"],
+    );
+    let c = Client::new();
+    // No server yet: local registration works, catalog requests say why they cannot.
+    let r = c
+        .put_json(
+            &c1.url("/v1/agent/service/register"),
+            json!({"Name": "web", "ID": "web-1", "Port": 80}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = c.get(&c1.url("/v1/catalog/service/web")).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.text().await.unwrap(), "No known Consul servers");
+    // A server comes up: the client joins, and its service reaches the catalog without a new
+    // registration, readable through the client (forwarded) and the server.
+    let s = server(seed, &[]);
+    for base in [&c1, &s] {
+        let url = base.url("/v1/catalog/service/web");
+        let synced = eventually(Duration::from_secs(10), || {
+            let url = url.clone();
+            async move {
+                let r = Client::new().get(&url).await;
+                r.status() == 200 && r.json::<Value>().await.unwrap()[0]["Node"] == "c1"
+            }
+        })
+        .await;
+        assert!(synced.is_some(), "{}\n{}", url, c1.log());
+    }
+}
