@@ -92,14 +92,14 @@ pub fn render_peers(config: &Value) -> String {
             protocol,
         ];
         if last(s) == 0 {
-            row.push("_".into());
+            row.push("-".into());
         } else {
             let trails = leader_last.saturating_sub(last(s));
             row.push(last(s).to_string());
             row.push(match trails {
-                _ if leader => "_".to_string(),
-                0 | 1 => format!("{trails} Commit"),
-                n => format!("{n} Commits"),
+                _ if leader => "-".to_string(),
+                1 => "1 commit".to_string(),
+                n => format!("{n} commits"),
             });
         }
         rows.push(row);
@@ -165,9 +165,9 @@ mod tests {
             lines,
             [
                 "Node       ID                                    Address        State     Voter  RaftProtocol  Commit Index  Trails Leader By",
-                "s1         11111111-0000-4000-8000-000000000001  10.0.0.1:8300  leader    true   3             120           _",
-                "s2         22222222-0000-4000-8000-000000000002  10.0.0.2:8300  follower  true   3             119           1 Commit",
-                "(unknown)  33                                    10.0.0.3:8300  follower  false  unknown       _",
+                "s1         11111111-0000-4000-8000-000000000001  10.0.0.1:8300  leader    true   3             120           -",
+                "s2         22222222-0000-4000-8000-000000000002  10.0.0.2:8300  follower  true   3             119           1 commit",
+                "(unknown)  33                                    10.0.0.3:8300  follower  false  unknown       -",
             ]
         );
         let mut far = config.clone();
@@ -176,6 +176,6 @@ mod tests {
             .lines()
             .nth(2)
             .unwrap()
-            .ends_with("20            100 Commits"));
+            .ends_with("20            100 commits"));
     }
 }
