@@ -3,10 +3,12 @@
 //! - `node.rs`: `RaftNode`, the handle the rest of Berth uses (start, write, consistent
 //!   reads, leader info for the `X-Consul-*` headers, shutdown).
 //! - `log_store.rs`: the Raft log and hard state in redb (`data_dir/raft/raft.db`, or redb's
-//!   in-memory backend in dev mode).
+//!   in-memory backend in dev mode); `log_writer.rs` its one writer thread (pipelined appends,
+//!   group commit).
 //! - `state_machine.rs`: applies entries to `catalog::Store`; builds and installs snapshots.
 //! - `snapshot_store.rs`: snapshot files in `data_dir/raft/snapshots/` (or memory).
-//! - `network.rs`: openraft's RPCs to other servers, over `crate::rpc`.
+//! - `network.rs`: openraft's RPCs to other servers, over `crate::rpc`, and the peers' last
+//!   answers that make the leader lease.
 //! - `membership.rs`: the server set: bootstrap with N voters, add (learner → voter), remove,
 //!   and the configuration `/v1/operator/raft/configuration` shows.
 //! - `snapshot_timer.rs`: Consul's `raft_snapshot_interval` (openraft only snapshots by count).
