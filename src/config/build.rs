@@ -311,6 +311,8 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         retransmit_mult: b.count(&c.retransmit_mult, 4).max(1),
         suspicion_mult: b.count(&c.suspicion_mult, if dev { 3 } else { 4 }).max(1),
     };
+    let dns_allow_stale = b.get(&c.dns_allow_stale, true);
+    let dns_max_stale = b.duration(&c.dns_max_stale, Duration::from_secs(87_600 * 3600));
     let kv_max_value_size = match &c.kv_max_value_size {
         None => 524_288,
         Some(s) if s.value > 0 => s.value as u64,
@@ -402,6 +404,8 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         default_query_time: b.duration(&c.default_query_time, Duration::from_secs(300)),
         max_query_time: b.duration(&c.max_query_time, Duration::from_secs(600)),
         kv_max_value_size,
+        dns_allow_stale,
+        dns_max_stale,
         raft_multiplier,
         raft_snapshot_threshold,
         raft_snapshot_interval,

@@ -148,6 +148,10 @@ pub struct FileConfig {
     pub raft_snapshot_interval: Opt<String>,
     /// `raft_trailing_logs`.
     pub raft_trailing_logs: Opt<i64>,
+    /// `dns_config.allow_stale`.
+    pub dns_allow_stale: Opt<bool>,
+    /// `dns_config.max_stale`.
+    pub dns_max_stale: Opt<String>,
     /// `domain`.
     pub domain: Opt<String>,
     /// `recursors` (appends).
@@ -171,7 +175,7 @@ impl FileConfig {
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
             enable_local_script_checks, default_query_time, max_query_time, kv_max_value_size,
-            raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs,
+            raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             domain);
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
         match (&mut self.node_meta, o.node_meta) {
@@ -311,6 +315,16 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
         "raft_snapshot_threshold" => c.raft_snapshot_threshold = r.int(k, v),
         "raft_snapshot_interval" => c.raft_snapshot_interval = r.string(k, v),
         "raft_trailing_logs" => c.raft_trailing_logs = r.int(k, v),
+        "dns_config" => {
+            for (sub, v) in r.table(k, v, keys::DNS_CONFIG) {
+                let key = format!("{k}.{sub}");
+                match sub {
+                    "allow_stale" => c.dns_allow_stale = r.bool(&key, v),
+                    "max_stale" => c.dns_max_stale = r.string(&key, v),
+                    _ => {}
+                }
+            }
+        }
         "domain" => c.domain = r.string(k, v),
         "recursors" => c.recursors.extend(r.strings(k, v)),
         // Accepted for compatibility with Consul configs and ignored.

@@ -53,6 +53,7 @@ pub(crate) const TOP: &[&str] = &[
     "raft_snapshot_threshold",
     "raft_snapshot_interval",
     "raft_trailing_logs",
+    "dns_config",
     "domain",
     "recursors",
     "disable_update_check",
@@ -77,6 +78,25 @@ pub(crate) const GOSSIP_LAN: &[&str] = &[
     "probe_timeout",
     "retransmit_mult",
     "suspicion_mult",
+];
+/// Keys of `dns_config`. `allow_stale` and `max_stale` are read now (they say which servers
+/// may answer DNS reads); the others are accepted for the DNS interface to use when it lands.
+pub(crate) const DNS_CONFIG: &[&str] = &[
+    "allow_stale",
+    "max_stale",
+    "node_ttl",
+    "service_ttl",
+    "enable_truncate",
+    "only_passing",
+    "recursor_strategy",
+    "recursor_timeout",
+    "disable_compression",
+    "udp_answer_limit",
+    "a_record_limit",
+    "enable_additional_node_meta_txt",
+    "soa",
+    "use_cache",
+    "cache_max_age",
 ];
 /// Keys of `performance`.
 pub(crate) const PERFORMANCE: &[&str] = &["raft_multiplier"];

@@ -197,6 +197,10 @@ pub struct RuntimeConfig {
     pub max_query_time: Duration,
     /// Largest KV value accepted (bytes).
     pub kv_max_value_size: u64,
+    /// `dns_config.allow_stale`: any server may answer DNS reads (Consul's default, true).
+    pub dns_allow_stale: bool,
+    /// `dns_config.max_stale`: how far behind the leader a server answering DNS may be.
+    pub dns_max_stale: Duration,
     /// Scales Raft timers (1 in `-dev`, 5 by default).
     pub raft_multiplier: u32,
     /// Snapshot once this many Raft entries were applied since the last (Consul: 16384).

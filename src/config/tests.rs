@@ -442,3 +442,27 @@ fn raft_snapshot_keys_defaults_values_and_errors() {
         ]
     );
 }
+
+#[test]
+fn dns_config_stale_keys_and_the_rest_of_the_block() {
+    let c = load_str("").unwrap();
+    assert!(c.dns_allow_stale);
+    assert_eq!(c.dns_max_stale, Duration::from_secs(87_600 * 3600));
+    let dir = tempfile::tempdir().unwrap();
+    let from = |json: &str| {
+        let f = write(dir.path(), "d.json", json);
+        load_str(&format!("-config-file {}", f.display()))
+    };
+    let c = from(
+        r#"{"dns_config": {"allow_stale": false, "max_stale": "10s", "enable_truncate": true,
+            "service_ttl": {"*": "5s"}, "soa": {"min_ttl": 0}}}"#,
+    )
+    .unwrap();
+    assert!(!c.dns_allow_stale);
+    assert_eq!(c.dns_max_stale, Duration::from_secs(10));
+    let e = from(r#"{"dns_config": {"max_stale": "soon", "alow_stale": true}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dns_config.max_stale"), "{e}");
+    assert!(e.contains("allow_stale"), "did-you-mean hint: {e}");
+}
