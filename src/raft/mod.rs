@@ -165,7 +165,7 @@ impl RaftOptions {
             heartbeat_interval: ms(BASE_TIMEOUT / 10),
             election_timeout_min: ms(BASE_TIMEOUT / 2),
             election_timeout_max: ms(BASE_TIMEOUT),
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(s.threshold.max(1)),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(staggered(s.threshold)),
             max_in_snapshot_log_to_keep: s.trailing_logs,
             // openraft's 200 ms would cut off a chunk that a loaded follower must also apply;
             // 1 MiB chunks keep each JSON frame (bytes as numbers, ~3.6×) a few MB.
@@ -175,4 +175,14 @@ impl RaftOptions {
         };
         Ok(config.validate()?)
     }
+}
+
+/// The snapshot threshold this server uses: `threshold` plus up to a quarter more, drawn once
+/// at start. Servers of one cluster reach the same index together; without the spread they
+/// would all snapshot (copy, encode, fsync the whole catalog) at the same moment and stall
+/// commits, where hashicorp/raft's randomized snapshot timer spreads them out.
+fn staggered(threshold: u64) -> u64 {
+    use rand::Rng;
+    let threshold = threshold.max(1);
+    threshold + rand::thread_rng().gen_range(0..=threshold / 4)
 }

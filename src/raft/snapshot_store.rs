@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::SnapshotMeta;
 
@@ -43,11 +43,28 @@ pub enum SnapshotError {
 }
 
 /// One snapshot: Raft's metadata and the catalog's bytes.
-#[derive(Debug, Serialize, Deserialize)]
+///
+/// Encoded as `MAGIC`, the metadata as one JSON line, then the catalog bytes as they are (no
+/// second encoding: a snapshot of a large catalog is written, fsynced and sent as small as the
+/// catalog itself). Files of the first format (one JSON document with the catalog in base64)
+/// still decode.
+#[derive(Debug)]
 pub struct Envelope {
     /// Last log id and membership the snapshot covers.
     pub meta: SnapshotMeta,
-    /// `catalog::Store::snapshot()` output, base64 so the envelope stays one JSON document.
+    /// `catalog::Store::snapshot()` output.
+    catalog: Vec<u8>,
+}
+
+/// First bytes of a snapshot in the current format.
+const MAGIC: &[u8] = b"berth-snapshot-v2\n";
+
+/// The first format: one JSON document, catalog in base64.
+#[derive(Deserialize)]
+struct EnvelopeV1 {
+    /// Raft metadata.
+    meta: SnapshotMeta,
+    /// Base64 catalog bytes.
     catalog: String,
 }
 
@@ -56,13 +73,24 @@ impl Envelope {
     pub fn new(meta: SnapshotMeta, catalog: &[u8]) -> Envelope {
         Envelope {
             meta,
-            catalog: base64::engine::general_purpose::STANDARD.encode(catalog),
+            catalog: catalog.to_vec(),
         }
     }
 
     /// Encodes to the bytes stored in files and sent to followers.
     pub fn encode(&self) -> Result<Vec<u8>, SnapshotError> {
-        serde_json::to_vec(self).map_err(|e| SnapshotError::Encode(e.to_string()))
+        Envelope::encode_parts(&self.meta, &self.catalog)
+    }
+
+    /// Encodes metadata and catalog bytes without building an `Envelope` (no copy).
+    pub fn encode_parts(meta: &SnapshotMeta, catalog: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+        let head = serde_json::to_vec(meta).map_err(|e| SnapshotError::Encode(e.to_string()))?;
+        let mut out = Vec::with_capacity(MAGIC.len() + head.len() + 1 + catalog.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&head);
+        out.push(b'\n');
+        out.extend_from_slice(catalog);
+        Ok(out)
     }
 
     /// Decodes bytes from a file or a leader; `name` says which in the error.
@@ -71,10 +99,28 @@ impl Envelope {
             name: name.to_string(),
             reason,
         };
-        let env: Envelope = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(rest) = bytes.strip_prefix(MAGIC) {
+            let end = rest
+                .iter()
+                .position(|b| *b == b'\n')
+                .ok_or_else(|| corrupt("no end to the metadata line".into()))?;
+            let meta: SnapshotMeta =
+                serde_json::from_slice(&rest[..end]).map_err(|e| corrupt(e.to_string()))?;
+            let catalog = rest[end + 1..].to_vec();
+            let env = Envelope {
+                meta,
+                catalog: Vec::new(),
+            };
+            return Ok((env, catalog));
+        }
+        let v1: EnvelopeV1 = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let catalog = base64::engine::general_purpose::STANDARD
-            .decode(env.catalog.as_bytes())
+            .decode(v1.catalog.as_bytes())
             .map_err(|e| corrupt(e.to_string()))?;
+        let env = Envelope {
+            meta: v1.meta,
+            catalog: Vec::new(),
+        };
         Ok((env, catalog))
     }
 }
@@ -280,5 +326,40 @@ fn io(path: &Path, source: std::io::Error) -> SnapshotError {
     SnapshotError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_the_first_format_still_reads() {
+        let meta = SnapshotMeta {
+            snapshot_id: "3-7".into(),
+            ..Default::default()
+        };
+        let bytes = Envelope::new(meta.clone(), b"{\"catalog\":\n1}")
+            .encode()
+            .unwrap();
+        assert!(bytes.starts_with(MAGIC));
+        let (env, catalog) = Envelope::decode(&bytes, "t").unwrap();
+        assert_eq!(
+            (env.meta.snapshot_id.as_str(), &catalog[..]),
+            ("3-7", &b"{\"catalog\":\n1}"[..])
+        );
+        // A snapshot written by the first format (base64 catalog in one JSON document).
+        let v1 = serde_json::json!({
+            "meta": serde_json::to_value(&meta).unwrap(),
+            "catalog": base64::engine::general_purpose::STANDARD.encode(b"old"),
+        });
+        let (env, catalog) = Envelope::decode(v1.to_string().as_bytes(), "t").unwrap();
+        assert_eq!(
+            (env.meta.snapshot_id.as_str(), &catalog[..]),
+            ("3-7", &b"old"[..])
+        );
+        let cut = &bytes[..MAGIC.len() + 3];
+        let e = Envelope::decode(cut, "file x").unwrap_err().to_string();
+        assert!(e.contains("file x") && e.contains("corrupt"), "{e}");
     }
 }

@@ -79,7 +79,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         // Encoding a large catalog takes a while: do it on the blocking pool, never on the
         // state machine's task, so applies go on meanwhile.
         let bytes = tokio::task::spawn_blocking(move || {
-            Envelope::new(meta, &crate::catalog::snapshot::encode(&tables)).encode()
+            Envelope::encode_parts(&meta, &crate::catalog::snapshot::encode(&tables))
         })
         .await
         .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
