@@ -257,27 +257,18 @@ async fn load(f: &Flags) -> Result<(), String> {
     Ok(())
 }
 
+/// Sends `req` and decodes its JSON answer; `None` on any failure (the caller polls).
+async fn json_of<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> Option<T> {
+    req.send().await.ok()?.json().await.ok()
+}
+
 /// Who `url` says leads: Berth's leader RPC address, or etcd's leader member id (with the
 /// answering member's own id).
 async fn leader_of(c: &reqwest::Client, t: Target, url: &str) -> Option<(String, String)> {
     match t {
         Target::Berth => {
-            let l: String = c
-                .get(format!("{url}/v1/status/leader"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let me: Value = c
-                .get(format!("{url}/v1/agent/self"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let l: String = json_of(c.get(format!("{url}/v1/status/leader"))).await?;
+            let me: Value = json_of(c.get(format!("{url}/v1/agent/self"))).await?;
             // The leader itself says so in its stats; a follower is "not me".
             let own = match me.pointer("/Stats/consul/leader").and_then(Value::as_str) {
                 Some("true") => l.clone(),
@@ -286,15 +277,8 @@ async fn leader_of(c: &reqwest::Client, t: Target, url: &str) -> Option<(String,
             (!l.is_empty()).then_some((l, own))
         }
         Target::Etcd => {
-            let v: Value = c
-                .post(format!("{url}/v3/maintenance/status"))
-                .body("{}")
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let v: Value =
+                json_of(c.post(format!("{url}/v3/maintenance/status")).body("{}")).await?;
             let id = |p: &str| {
                 v.pointer(p)
                     .map(|x| x.to_string().trim_matches('"').to_string())

@@ -237,18 +237,24 @@ pub fn member_view(m: &Member) -> MemberView {
 
 /// Keeps `servers` equal to the alive servers of `datacenter` that gossip knows, as their
 /// server RPC addresses, so client agents know where to send requests; calls `server_up`
-/// when a server appears that was not there before.
+/// when a server appears that was not there before, and closes pooled connections to servers
+/// that went away.
 pub async fn track_servers(
     gossip: Gossip,
-    servers: crate::cluster::ServerList,
+    cluster: crate::cluster::Cluster,
     datacenter: String,
     server_up: impl Fn(),
     stop: CancellationToken,
 ) {
+    let servers = cluster.servers();
     let mut changes = gossip.subscribe();
     loop {
         let now = server_addrs(&gossip.members(), &datacenter);
         let before = servers.order();
+        // A server that left or failed: its idle pooled connections are dead, close them.
+        for gone in before.iter().filter(|a| !now.contains(a)) {
+            cluster.pool().forget(gone);
+        }
         if now.iter().any(|a| !before.contains(a)) {
             servers.set(now);
             server_up();

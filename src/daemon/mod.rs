@@ -345,7 +345,7 @@ async fn serve(
     let up = agent.clone();
     tracker.spawn(membership::track_servers(
         gossip.clone(),
-        cluster.servers().clone(),
+        cluster.clone(),
         config.datacenter.clone(),
         move || up.server_up(),
         bg_stop.clone(),

@@ -117,17 +117,22 @@ mod tests {
         }
     }
 
-    async fn start() -> (String, CancellationToken) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
+    /// Serves `Echo` on `listener`; the handle ends when the token is cancelled.
+    fn spawn_echo(listener: TcpListener) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         let stop = CancellationToken::new();
-        tokio::spawn(serve(
+        let task = tokio::spawn(serve(
             listener,
             Arc::new(Echo),
             stop.clone(),
             Duration::from_secs(1),
         ));
-        (addr, stop)
+        (stop, task)
+    }
+
+    async fn start() -> (String, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        (addr, spawn_echo(listener).0)
     }
 
     #[tokio::test]
@@ -174,13 +179,7 @@ mod tests {
     async fn a_restarted_server_is_reached_on_a_fresh_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(serve(
-            listener,
-            Arc::new(Echo),
-            stop.clone(),
-            Duration::from_secs(1),
-        ));
+        let (stop, task) = spawn_echo(listener);
         let pool = Pool::default();
         let r = pool
             .call(&addr.to_string(), &Request::Ping, Duration::from_secs(1))
@@ -188,14 +187,7 @@ mod tests {
         assert!(matches!(r, Ok(Reply::Pong)));
         stop.cancel();
         task.await.unwrap();
-        let listener = TcpListener::bind(addr).await.unwrap();
-        let stop = CancellationToken::new();
-        tokio::spawn(serve(
-            listener,
-            Arc::new(Echo),
-            stop.clone(),
-            Duration::from_secs(1),
-        ));
+        let (_stop, _task) = spawn_echo(TcpListener::bind(addr).await.unwrap());
         let r = pool
             .call(&addr.to_string(), &Request::Ping, Duration::from_secs(1))
             .await;

@@ -101,11 +101,7 @@ async fn an_unreachable_server_stays_a_learner_until_removed() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("did not catch up"), "{err}");
-    let learner = node
-        .configuration()
-        .into_iter()
-        .find(|s| s.id == 2)
-        .unwrap();
+    let learner = server(&node, 2);
     assert_eq!(
         (learner.voter, learner.leader, learner.address.as_str()),
         (false, false, "127.0.0.1:1")
@@ -116,11 +112,7 @@ async fn an_unreachable_server_stays_a_learner_until_removed() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("did not catch up"), "{err}");
-    let learner = node
-        .configuration()
-        .into_iter()
-        .find(|s| s.id == 2)
-        .unwrap();
+    let learner = server(&node, 2);
     assert_eq!(
         (learner.voter, learner.address.as_str()),
         (false, "127.0.0.1:2")
@@ -150,4 +142,12 @@ async fn settle(node: &RaftNode, ok: impl Fn(&[RaftServer]) -> bool) {
     while !ok(&node.configuration()) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Server `id` of the node's configuration.
+fn server(node: &RaftNode, id: u64) -> RaftServer {
+    node.configuration()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap()
 }
