@@ -249,6 +249,10 @@ impl Agent {
                         expected.modify_index = c.modify_index;
                         // The catalog copies these from the service (tag overrides included).
                         expected.service_tags = c.service_tags.clone();
+                        // Output waiting for its update-interval timer is not a difference.
+                        if local.output_deferred {
+                            expected.output = c.output.clone();
+                        }
                         if &expected != c {
                             local.in_sync = false;
                         }

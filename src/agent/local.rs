@@ -47,6 +47,10 @@ pub struct LocalCheck {
     pub source: Source,
     /// For TTL checks: when the check turns critical unless refreshed.
     pub ttl_deadline: Option<Instant>,
+    /// Since when the check has been critical (for `deregister_critical_service_after`).
+    pub critical_since: Option<Instant>,
+    /// An output-only change is waiting for its `check_update_interval` timer.
+    pub output_deferred: bool,
     /// Bumped on every change.
     pub rev: u64,
     /// Whether the catalog holds this revision.

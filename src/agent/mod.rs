@@ -9,6 +9,7 @@
 
 pub mod ae;
 pub mod bootstrap;
+mod check_status;
 pub mod definition;
 mod identity;
 pub mod leader;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+pub use check_status::CheckSettings;
 pub use identity::Identity;
 pub use local::{LocalCheck, LocalService, LocalState, Source};
 pub use register::AgentError;
@@ -62,10 +64,8 @@ struct Inner {
     /// The bytes last written to `state_file`, to skip identical writes. An async mutex held
     /// from capture to rename, so saves never interleave or land out of order.
     last_saved: tokio::sync::Mutex<Vec<u8>>,
-    /// Whether script checks may be registered through the API.
-    enable_script_checks: bool,
-    /// Whether script checks may come from config files.
-    enable_local_script_checks: bool,
+    /// How checks are allowed, reported and reaped.
+    checks: CheckSettings,
 }
 
 impl Agent {
@@ -75,8 +75,7 @@ impl Agent {
         cluster: Cluster,
         store: Store,
         state_file: Option<std::path::PathBuf>,
-        enable_script_checks: bool,
-        enable_local_script_checks: bool,
+        checks: CheckSettings,
     ) -> Agent {
         Agent {
             inner: Arc::new(Inner {
@@ -92,8 +91,7 @@ impl Agent {
                 local_changed: tokio::sync::watch::Sender::new(0),
                 state_file,
                 last_saved: tokio::sync::Mutex::new(Vec::new()),
-                enable_script_checks,
-                enable_local_script_checks,
+                checks,
             }),
         }
     }
@@ -147,6 +145,11 @@ impl Agent {
     /// A receiver that sees every local change (registrations, status updates).
     pub fn subscribe_local(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.local_changed.subscribe()
+    }
+
+    /// How checks are allowed, reported and reaped.
+    pub fn check_settings(&self) -> &CheckSettings {
+        &self.inner.checks
     }
 
     /// Notified whenever a TTL check changes (the TTL task waits on it).

@@ -70,12 +70,24 @@ pub fn capture(local: &LocalState) -> Persisted {
             .values()
             .filter(|c| c.source == Source::Api)
             .map(|c| PersistedCheck {
-                check: c.check.clone(),
+                check: persisted_check(c),
                 kind: c.kind.clone(),
                 definition: c.definition.clone(),
             })
             .collect(),
     }
+}
+
+/// The check as persisted: TTL checks keep their last status and output (nothing else would
+/// restore them after a restart); checks that run start again from their definition, as in
+/// Consul, so their results do not rewrite the file on every status change.
+fn persisted_check(c: &LocalCheck) -> Check {
+    let mut check = c.check.clone();
+    if c.kind != CheckKind::Ttl {
+        check.status = c.definition.status.unwrap_or_default();
+        check.output = String::new();
+    }
+    check
 }
 
 /// Writes atomically: temp file, fsync, rename.
@@ -123,7 +135,11 @@ pub fn restore(local: &mut LocalState, p: Persisted) {
             .definition
             .ttl
             .map(|ttl| tokio::time::Instant::now() + ttl);
+        let critical_since =
+            (c.check.status == crate::model::Health::Critical).then(tokio::time::Instant::now);
         local.put_check(LocalCheck {
+            critical_since,
+            output_deferred: false,
             check: c.check,
             kind: c.kind,
             definition: c.definition,

@@ -160,18 +160,12 @@ impl Agent {
                 )));
             }
             c.ttl_deadline = c.definition.ttl.map(|ttl| Instant::now() + ttl);
-            if c.check.status == status && c.check.output == output {
-                // Only the timer moved: nothing for the catalog (Consul skips these too).
-                drop(local);
-                self.ttl_changed().notify_one();
-                return Ok(());
-            }
-            c.check.status = status;
-            c.check.output = output.to_string();
-            local.touch_check(id);
         }
         self.ttl_changed().notify_one();
-        self.sync().await;
+        // Same result: only the timer moved. Output-only: deferred like any check's output.
+        if self.record(id, status, output) == super::check_status::Recorded::Changed {
+            self.sync().await;
+        }
         Ok(())
     }
 
@@ -246,6 +240,8 @@ impl Agent {
                     definition: CheckDefinition::default(),
                     source: Source::Api,
                     ttl_deadline: None,
+                    critical_since: Some(Instant::now()),
+                    output_deferred: false,
                     rev: 0,
                     in_sync: false,
                 });
@@ -272,8 +268,8 @@ impl Agent {
         }
     }
 
-    /// Validates a check definition and builds the local check. Only TTL checks run in this
-    /// build; other kinds are refused with a clear error until their runners land.
+    /// Validates a check definition and builds the local check (the check runners pick it up
+    /// from the local state).
     fn local_check(
         &self,
         def: CheckDefinition,
@@ -281,29 +277,31 @@ impl Agent {
         source: Source,
     ) -> Result<LocalCheck, AgentError> {
         let kind = check_kind(&def).map_err(|e| AgentError::Invalid(e.to_string()))?;
-        if kind == CheckKind::Script {
-            let allowed = self.inner.enable_script_checks
-                || (source == Source::Config && self.inner.enable_local_script_checks);
+        if matches!(kind, CheckKind::Script | CheckKind::Docker) {
+            let allowed = self.inner.checks.enable_script_checks
+                || (source == Source::Config && self.inner.checks.enable_local_script_checks);
             if !allowed {
                 return Err(AgentError::Invalid(
                     "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into(),
                 ));
             }
         }
-        if kind != CheckKind::Ttl {
+        if kind == CheckKind::H2ping {
             return Err(AgentError::Invalid(format!(
-                "{} checks are not available in this build of Berth yet (only TTL checks run); check {:?}",
-                kind.as_str(),
+                "H2PING checks are not supported by Berth (check {:?}); use an HTTP or gRPC check",
                 def.id
             )));
         }
-        let spec = CheckSpec {
-            ttl: def.ttl,
-            interval: def.interval,
-            timeout: def.timeout,
-            deregister_critical_service_after: def.deregister_critical_service_after,
-            ..CheckSpec::default()
-        };
+        if !def.alias_service.is_empty()
+            && def.alias_service == def.service_id
+            && def.alias_node.is_empty()
+        {
+            return Err(AgentError::Invalid(format!(
+                "AliasService: check {:?} cannot alias its own service {:?}",
+                def.id, def.service_id
+            )));
+        }
+        let spec = spec_of(&def);
         let check = Check {
             node: self.identity().node_name.clone(),
             check_id: def.id.clone(),
@@ -320,12 +318,15 @@ impl Agent {
             modify_index: 0,
         };
         let ttl_deadline = def.ttl.map(|ttl| Instant::now() + ttl);
+        let critical_since = (check.status == Health::Critical).then(Instant::now);
         Ok(LocalCheck {
             check,
             kind,
             definition: def,
             source,
             ttl_deadline,
+            critical_since,
+            output_deferred: false,
             rev: 0,
             in_sync: false,
         })
@@ -339,11 +340,36 @@ fn carry_state(local: &super::LocalState, mut new: LocalCheck) -> LocalCheck {
     if let Some(old) = local.checks.get(&new.check.check_id) {
         new.check.status = old.check.status;
         new.check.output = old.check.output.clone();
+        new.critical_since = old.critical_since;
+        new.output_deferred = old.output_deferred;
         if old.kind == new.kind && old.definition.ttl == new.definition.ttl {
             new.ttl_deadline = old.ttl_deadline;
         }
     }
     new
+}
+
+/// What the APIs show of how a check runs (`Type`, `Interval`, `Definition`).
+fn spec_of(def: &CheckDefinition) -> CheckSpec {
+    CheckSpec {
+        http: def.http.clone(),
+        method: def.method.clone(),
+        header: def.header.clone(),
+        body: def.body.clone(),
+        tls_skip_verify: def.tls_skip_verify,
+        tls_server_name: def.tls_server_name.clone(),
+        tcp: def.tcp.clone(),
+        udp: def.udp.clone(),
+        grpc: def.grpc.clone(),
+        grpc_use_tls: def.grpc_use_tls,
+        script_args: def.args.clone(),
+        docker_container_id: def.docker_container_id.clone(),
+        shell: def.shell.clone(),
+        interval: def.interval,
+        timeout: def.timeout,
+        ttl: def.ttl,
+        deregister_critical_service_after: def.deregister_critical_service_after,
+    }
 }
 
 /// The IDs a service's own checks get: their `ID`, else `service:<id>` for a single check, or

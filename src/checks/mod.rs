@@ -1,6 +1,72 @@
-//! Check runners: each feeds status into the agent's local state, never the catalog.
+//! Check runners: each feeds results into the agent's local state (`Agent::record_check`),
+//! never the catalog; the agent decides what reaches Raft.
 //!
-//! This build runs TTL checks; HTTP, TCP, script, Docker and gRPC runners come with the
-//! health-checks issue, and until then registering one is refused with a clear error.
+//! `manager` keeps one task per HTTP, TCP, UDP, script, Docker, gRPC and alias check in step
+//! with the registrations; `ttl` expires TTL checks; `reaper` removes services critical for
+//! longer than `deregister_critical_service_after`.
 
+pub mod alias;
+mod docker;
+mod grpc;
+mod http;
+pub mod manager;
+mod net;
+mod output;
+mod probe;
+pub mod reaper;
+mod script;
+pub mod status;
+mod tls;
 pub mod ttl;
+
+use crate::model::Health;
+
+/// The verdict of one run, before thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Health this run saw.
+    pub status: Health,
+    /// What to show as the check's output.
+    pub output: String,
+}
+
+impl Outcome {
+    fn passing(output: String) -> Self {
+        Outcome {
+            status: Health::Passing,
+            output,
+        }
+    }
+
+    fn warning(output: String) -> Self {
+        Outcome {
+            status: Health::Warning,
+            output,
+        }
+    }
+
+    fn critical(output: String) -> Self {
+        Outcome {
+            status: Health::Critical,
+            output,
+        }
+    }
+}
+
+/// What check tasks share: HTTP clients, the Docker connection, the output cap.
+pub struct Shared {
+    http: http::Clients,
+    docker: docker::Engine,
+    output_max_size: usize,
+}
+
+impl Shared {
+    /// Shared state with Consul's default output cap `output_max_size`.
+    pub fn new(output_max_size: usize) -> Self {
+        Shared {
+            http: http::Clients::default(),
+            docker: docker::Engine::default(),
+            output_max_size,
+        }
+    }
+}

@@ -46,10 +46,8 @@ fn expire_due(agent: &Agent) -> (Option<Instant>, bool) {
     for id in &due {
         if let Some(c) = local.checks.get_mut(id) {
             c.ttl_deadline = None;
-            c.check.status = Health::Critical;
-            c.check.output = TTL_EXPIRED.to_string();
         }
-        local.touch_check(id);
+        local.record_result(id, Health::Critical, TTL_EXPIRED, false);
     }
     let next = local.checks.values().filter_map(|c| c.ttl_deadline).min();
     (next, !due.is_empty())

@@ -337,6 +337,7 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         }
     }
 
+    let check_output_max_size = b.positive(&c.check_output_max_size, 4096, 1) as usize;
     let enable_script_checks = b.get(&c.enable_script_checks, false);
     let enable_local_script_checks = b.get(&c.enable_local_script_checks, false);
     let scripts_allowed = enable_script_checks || enable_local_script_checks;
@@ -399,6 +400,11 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         skip_leave_on_interrupt: b.get(&c.skip_leave_on_interrupt, server),
         enable_script_checks,
         enable_local_script_checks,
+        check_update_interval: b.duration(&c.check_update_interval, Duration::from_secs(300)),
+        check_output_max_size,
+        check_deregister_interval_min: b
+            .duration(&c.check_deregister_interval_min, Duration::from_secs(60)),
+        check_reap_interval: b.duration(&c.check_reap_interval, Duration::from_secs(30)),
         services,
         checks,
         default_query_time: b.duration(&c.default_query_time, Duration::from_secs(300)),

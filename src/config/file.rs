@@ -130,6 +130,14 @@ pub struct FileConfig {
     pub enable_script_checks: Opt<bool>,
     /// `enable_local_script_checks`.
     pub enable_local_script_checks: Opt<bool>,
+    /// `check_update_interval`.
+    pub check_update_interval: Opt<String>,
+    /// `check_output_max_size`.
+    pub check_output_max_size: Opt<i64>,
+    /// `check_deregister_interval_min` (Consul's internal key; tests lower it).
+    pub check_deregister_interval_min: Opt<String>,
+    /// `check_reap_interval` (Consul's internal key; tests lower it).
+    pub check_reap_interval: Opt<String>,
     /// `service` / `services` (appends).
     pub services: Vec<Sourced<ServiceDefinition>>,
     /// `check` / `checks` (appends).
@@ -174,7 +182,8 @@ impl FileConfig {
             encrypt_verify_incoming, encrypt_verify_outgoing, reconnect_timeout, gossip_nodes,
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
-            enable_local_script_checks, default_query_time, max_query_time, kv_max_value_size,
+            enable_local_script_checks, check_update_interval, check_output_max_size,
+            check_deregister_interval_min, check_reap_interval, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             domain);
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
@@ -283,6 +292,10 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
         "skip_leave_on_interrupt" => c.skip_leave_on_interrupt = r.bool(k, v),
         "enable_script_checks" => c.enable_script_checks = r.bool(k, v),
         "enable_local_script_checks" => c.enable_local_script_checks = r.bool(k, v),
+        "check_update_interval" => c.check_update_interval = r.string(k, v),
+        "check_output_max_size" => c.check_output_max_size = r.int(k, v),
+        "check_deregister_interval_min" => c.check_deregister_interval_min = r.string(k, v),
+        "check_reap_interval" => c.check_reap_interval = r.string(k, v),
         "service" | "services" => {
             for (key, v) in keys::one_or_many(k, v) {
                 match decode_service(v) {

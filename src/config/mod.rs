@@ -187,6 +187,14 @@ pub struct RuntimeConfig {
     pub enable_script_checks: bool,
     /// Allow script checks from config files only.
     pub enable_local_script_checks: bool,
+    /// Output-only check changes reach the catalog at most this often (Consul: 5m; 0 = at once).
+    pub check_update_interval: Duration,
+    /// Bytes of check output kept (Consul: 4096).
+    pub check_output_max_size: usize,
+    /// `deregister_critical_service_after` is raised to at least this (Consul: 1m).
+    pub check_deregister_interval_min: Duration,
+    /// How often services critical for too long are removed (Consul: 30s).
+    pub check_reap_interval: Duration,
     /// Services from config files.
     pub services: Vec<ServiceDefinition>,
     /// Checks from config files.

@@ -239,8 +239,7 @@ async fn serve(
         cluster.clone(),
         store.clone(),
         state_file,
-        config.enable_script_checks,
-        config.enable_local_script_checks,
+        crate::agent::CheckSettings::from_config(config),
     );
     agent
         .restore_persisted()
@@ -311,6 +310,8 @@ async fn serve(
     }
     let bg_stop = root.child_token();
     tracker.spawn(crate::checks::ttl::run(agent.clone(), bg_stop.clone()));
+    tracker.spawn(crate::checks::manager::run(agent.clone(), bg_stop.clone()));
+    tracker.spawn(crate::checks::reaper::run(agent.clone(), bg_stop.clone()));
     tracker.spawn(agent.clone().run_syncer(bg_stop.clone()));
     tracker.spawn(crate::agent::leader::run_tombstone_gc(
         cluster.clone(),

@@ -53,7 +53,7 @@ async fn node_checks_register_and_deregister() {
     assert_eq!(disk["Status"], "passing");
     assert_eq!(disk["Output"], "ok");
     assert_eq!(disk["Notes"], "df");
-    // Unknown service → 404; no type → 400; non-TTL kinds are refused until their runners land.
+    // Unknown service → 404; no type → 400; H2PING (not supported) → 400 naming it.
     let r = c
         .put_json(
             &a.url("/v1/agent/check/register"),
@@ -68,11 +68,11 @@ async fn node_checks_register_and_deregister() {
     let r = c
         .put_json(
             &a.url("/v1/agent/check/register"),
-            json!({"Name": "h", "HTTP": "http://127.0.0.1:1/", "Interval": "10s"}),
+            json!({"Name": "h", "H2PING": "127.0.0.1:1", "Interval": "10s"}),
         )
         .await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("not available"));
+    assert!(r.text().await.unwrap().contains("H2PING"));
     let r = c
         .put_json(
             &a.url("/v1/agent/check/register"),

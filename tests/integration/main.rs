@@ -5,6 +5,7 @@ mod harness;
 mod agent_api;
 mod blocking;
 mod catalog_health;
+mod checks;
 mod cli;
 mod cluster;
 mod config_errors;

@@ -1,0 +1,168 @@
+//! HTTP checks: 2xx passing, 429 warning, anything else (or no answer) critical. The output
+//! is Consul's `HTTP GET <url>: 200 OK Output: <first bytes of the body>`.
+//!
+//! Connections are not kept alive between runs (as in Consul): every run dials, so a closed
+//! listener is seen at once. Clients are shared by checks with the same TLS and redirect
+//! settings.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT};
+use reqwest::{Client, Method};
+
+use super::{output, tls, Outcome};
+use crate::agent::definition::CheckDefinition;
+
+/// Redirects followed unless `disable_redirects` (Go's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Clients by (skip verify, server name, no redirects).
+#[derive(Default)]
+pub struct Clients {
+    by_settings: Mutex<HashMap<(bool, String, bool), Client>>,
+}
+
+impl Clients {
+    fn get(&self, skip: bool, name: &str, no_redirects: bool) -> Result<Client, String> {
+        let key = (skip, name.to_string(), no_redirects);
+        let mut map = self.by_settings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get(&key) {
+            return Ok(c.clone());
+        }
+        let redirect = if no_redirects {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+        };
+        let client = Client::builder()
+            .use_preconfigured_tls(tls::client_config(skip, name, &[b"http/1.1"])?)
+            .pool_max_idle_per_host(0)
+            .redirect(redirect)
+            .user_agent("Consul Health Check")
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("HTTP client setup failed: {e}"))?;
+        map.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// One HTTP check's request.
+pub struct HttpProbe {
+    client: Client,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl HttpProbe {
+    /// The probe for a definition; an error names the bad field.
+    pub fn new(def: &CheckDefinition, clients: &Clients) -> Result<HttpProbe, String> {
+        let method = if def.method.is_empty() {
+            Method::GET
+        } else {
+            Method::from_bytes(def.method.as_bytes())
+                .map_err(|_| format!("Method: invalid HTTP method {:?}", def.method))?
+        };
+        reqwest::Url::parse(&def.http)
+            .map_err(|e| format!("HTTP: invalid URL {:?}: {e}", def.http))?;
+        let mut headers = HeaderMap::new();
+        for (name, values) in &def.header {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("Header: invalid header name {name:?}"))?;
+            for v in values {
+                let v = HeaderValue::from_str(v)
+                    .map_err(|_| format!("Header: invalid value for {name:?}"))?;
+                headers.append(n.clone(), v);
+            }
+        }
+        if !headers.contains_key(ACCEPT) {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/plain, text/*, */*"));
+        }
+        Ok(HttpProbe {
+            client: clients.get(
+                def.tls_skip_verify,
+                &def.tls_server_name,
+                def.disable_redirects,
+            )?,
+            method,
+            url: def.http.clone(),
+            headers,
+            body: def.body.clone(),
+        })
+    }
+
+    /// One request, bounded by `timeout` (headers and body).
+    pub async fn run(&self, timeout: Duration, max_output: usize) -> Outcome {
+        let mut req = self
+            .client
+            .request(self.method.clone(), &self.url)
+            .headers(self.headers.clone())
+            .timeout(timeout);
+        if !self.body.is_empty() {
+            req = req.body(self.body.clone());
+        }
+        let mut resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Outcome::critical(self.failed(&e, timeout)),
+        };
+        let status = resp.status();
+        let mut body = Vec::new();
+        while body.len() < max_output {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Outcome::critical(self.failed(&e, timeout)),
+            }
+        }
+        let output = format!(
+            "HTTP {} {}: {} {} Output: {}",
+            self.method,
+            self.url,
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            output::head(&body, max_output)
+        );
+        if status.is_success() {
+            Outcome::passing(output)
+        } else if status.as_u16() == 429 {
+            Outcome::warning(output)
+        } else {
+            Outcome::critical(output)
+        }
+    }
+
+    /// Go's client error text: `Get "http://...": <cause>`.
+    fn failed(&self, e: &reqwest::Error, timeout: Duration) -> String {
+        let verb = capitalized(self.method.as_str());
+        if e.is_timeout() {
+            return format!(
+                "{verb} {:?}: timed out after {}",
+                self.url,
+                crate::duration::format(timeout)
+            );
+        }
+        let mut cause = String::new();
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        while let Some(s) = source {
+            cause = s.to_string();
+            source = s.source();
+        }
+        if cause.is_empty() {
+            cause = e.to_string();
+        }
+        format!("{verb} {:?}: {cause}", self.url)
+    }
+}
+
+fn capitalized(method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => lower,
+    }
+}

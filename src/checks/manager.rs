@@ -1,0 +1,154 @@
+//! Keeps one task per runnable check in step with the local state: a registered check starts
+//! running, a changed definition restarts it, a removed check stops. Re-registering the same
+//! definition (a config reload, a registrator resync) leaves the running task alone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::probe::Probe;
+use super::status::Thresholds;
+use super::{alias, Shared};
+use crate::agent::definition::{CheckDefinition, CheckKind};
+use crate::agent::Agent;
+
+/// A running check task.
+struct Running {
+    kind: CheckKind,
+    definition: CheckDefinition,
+    stop: CancellationToken,
+}
+
+/// Runs until `shutdown`, then stops every check task and waits for them.
+pub async fn run(agent: Agent, shutdown: CancellationToken) {
+    let shared = Arc::new(Shared::new(agent.check_settings().output_max_size));
+    let tasks = TaskTracker::new();
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let mut changes = agent.subscribe_local();
+    loop {
+        reconcile(&agent, &shared, &tasks, &mut running, &shutdown);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+    }
+    for r in running.values() {
+        r.stop.cancel();
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+fn reconcile(
+    agent: &Agent,
+    shared: &Arc<Shared>,
+    tasks: &TaskTracker,
+    running: &mut HashMap<String, Running>,
+    shutdown: &CancellationToken,
+) {
+    let wanted: Vec<(String, CheckKind, CheckDefinition)> = {
+        let local = agent.local();
+        local
+            .checks
+            .values()
+            .filter(|c| runs(&c.kind))
+            .filter(|c| {
+                running
+                    .get(&c.check.check_id)
+                    .is_none_or(|r| r.kind != c.kind || r.definition != c.definition)
+            })
+            .map(|c| {
+                (
+                    c.check.check_id.clone(),
+                    c.kind.clone(),
+                    c.definition.clone(),
+                )
+            })
+            .collect()
+    };
+    running.retain(|id, r| {
+        let keep = agent.local().checks.contains_key(id);
+        if !keep {
+            r.stop.cancel();
+        }
+        keep
+    });
+    for (id, kind, definition) in wanted {
+        if let Some(old) = running.remove(&id) {
+            old.stop.cancel();
+        }
+        let stop = shutdown.child_token();
+        if kind == CheckKind::Alias {
+            tasks.spawn(alias::run(
+                agent.clone(),
+                id.clone(),
+                definition.clone(),
+                stop.clone(),
+            ));
+        } else if let Some(probe) = Probe::new(&kind, &definition, shared) {
+            tasks.spawn(run_interval(
+                agent.clone(),
+                shared.clone(),
+                id.clone(),
+                probe,
+                definition.clone(),
+                stop.clone(),
+            ));
+        }
+        running.insert(
+            id,
+            Running {
+                kind,
+                definition,
+                stop,
+            },
+        );
+    }
+}
+
+/// Whether the check has a task (TTL checks share one timer task; maintenance never runs).
+fn runs(kind: &CheckKind) -> bool {
+    !matches!(
+        kind,
+        CheckKind::Ttl | CheckKind::Maintenance | CheckKind::H2ping
+    )
+}
+
+/// Runs `probe` every interval, the first run at a random point of the first interval so a
+/// thousand checks registered together do not fire together.
+async fn run_interval(
+    agent: Agent,
+    shared: Arc<Shared>,
+    id: String,
+    probe: Probe,
+    def: CheckDefinition,
+    stop: CancellationToken,
+) {
+    let interval = def.interval.unwrap_or(Duration::from_secs(10));
+    let timeout = probe.timeout(&def);
+    let max_output = def
+        .output_max_size
+        .map_or(shared.output_max_size, |m| m as usize)
+        .max(1);
+    let mut thresholds = Thresholds::new(&def);
+    let stagger = rand::thread_rng().gen_range(0..interval.as_millis().max(1) as u64);
+    let mut next = tokio::time::sleep(Duration::from_millis(stagger));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = next => {}
+        }
+        let outcome = tokio::select! {
+            _ = stop.cancelled() => return,
+            o = probe.run(&shared, timeout, max_output) => o,
+        };
+        if let Some(o) = thresholds.apply(outcome) {
+            agent.record_check(&id, o.status, &o.output);
+        }
+        next = tokio::time::sleep(interval);
+    }
+}

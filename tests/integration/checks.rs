@@ -1,0 +1,339 @@
+//! Health checks against real servers: an HTTP server switched between 200, 429 and 500, a
+//! TCP listener opened and closed, a UDP port, a gRPC health server, a script that exits
+//! 0/1/2, an alias of a failing service, and `deregister_critical_service_after`. Each status
+//! change must show in `/v1/health/checks/<service>` and in `?passing` answers.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use warp::Filter;
+
+use crate::harness::{free_port, Agent};
+use crate::{index_of, Client};
+
+/// Waits until check `id` of `service` has `status`; returns the check. An interval is 1 s and
+/// the first run falls anywhere in it, so 6 s is generous.
+async fn wait_status(c: &Client, a: &Agent, service: &str, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let checks = c
+            .get_json(&a.url(&format!("/v1/health/checks/{service}")))
+            .await;
+        let found = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|ch| ch["CheckID"] == id)
+            .cloned();
+        if let Some(ch) = &found {
+            if ch["Status"] == status {
+                return ch.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "check {id} never became {status}; last: {found:?}\nlog:\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Number of instances of `service` in a `?passing` answer.
+async fn passing(c: &Client, a: &Agent, service: &str) -> usize {
+    c.get_json(&a.url(&format!("/v1/health/service/{service}?passing")))
+        .await
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn register(c: &Client, a: &Agent, body: Value) {
+    let r = c.put_json(&a.url("/v1/agent/service/register"), body).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// What the switchable HTTP server last received.
+#[derive(Default, Clone)]
+struct Seen {
+    method: String,
+    token: String,
+    body: String,
+}
+
+/// The request body, unbounded: acceptable in this loopback test server only, whose sole
+/// client is the agent's check with a four-byte body.
+#[allow(clippy::disallowed_methods)]
+fn allowed_bytes() -> impl Filter<Extract = (bytes::Bytes,), Error = warp::Rejection> + Copy {
+    warp::body::bytes()
+}
+
+/// An HTTP server answering every request with the code in `code` and a body of "hello".
+async fn switchable_server(code: Arc<AtomicU16>, seen: Arc<Mutex<Seen>>) -> u16 {
+    let route = warp::any()
+        .and(warp::method())
+        .and(warp::header::optional::<String>("x-token"))
+        .and(allowed_bytes())
+        .map(
+            move |m: warp::http::Method, token: Option<String>, body: bytes::Bytes| {
+                *seen.lock().unwrap() = Seen {
+                    method: m.to_string(),
+                    token: token.unwrap_or_default(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                };
+                let status = warp::http::StatusCode::from_u16(code.load(Ordering::SeqCst)).unwrap();
+                warp::reply::with_status("hello", status)
+            },
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    port
+}
+
+#[tokio::test]
+async fn http_check_follows_200_429_500() {
+    let code = Arc::new(AtomicU16::new(200));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let port = switchable_server(code.clone(), seen.clone()).await;
+    let a = Agent::dev();
+    let c = Client::new();
+    let url = format!("http://127.0.0.1:{port}/health");
+    register(
+        &c,
+        &a,
+        json!({"Name": "web", "Port": port, "Check": {"HTTP": url, "Interval": "1s",
+            "Method": "POST", "Header": {"X-Token": ["abc"]}, "Body": "ping"}}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "web", "service:web", "passing").await;
+    assert_eq!(
+        ch["Output"],
+        format!("HTTP POST {url}: 200 OK Output: hello")
+    );
+    assert_eq!(ch["Type"], "http");
+    assert_eq!(passing(&c, &a, "web").await, 1);
+    let s = seen.lock().unwrap().clone();
+    assert_eq!(
+        (s.method.as_str(), s.token.as_str(), s.body.as_str()),
+        ("POST", "abc", "ping")
+    );
+
+    code.store(429, Ordering::SeqCst);
+    let ch = wait_status(&c, &a, "web", "service:web", "warning").await;
+    assert!(ch["Output"]
+        .as_str()
+        .unwrap()
+        .contains("429 Too Many Requests"));
+    assert_eq!(passing(&c, &a, "web").await, 0, "warning is not passing");
+
+    code.store(500, Ordering::SeqCst);
+    wait_status(&c, &a, "web", "service:web", "critical").await;
+    assert_eq!(passing(&c, &a, "web").await, 0);
+
+    code.store(200, Ordering::SeqCst);
+    wait_status(&c, &a, "web", "service:web", "passing").await;
+    assert_eq!(passing(&c, &a, "web").await, 1);
+}
+
+#[tokio::test]
+async fn unchanged_results_do_not_write_to_the_catalog() {
+    let code = Arc::new(AtomicU16::new(200));
+    let port = switchable_server(code, Arc::default()).await;
+    let a = Agent::dev();
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "quiet", "Checks": [{"HTTP": format!("http://127.0.0.1:{port}/"), "Interval": "1s"},
+            {"TCP": format!("127.0.0.1:{port}"), "Interval": "1s"}]}),
+    )
+    .await;
+    wait_status(&c, &a, "quiet", "service:quiet:1", "passing").await;
+    wait_status(&c, &a, "quiet", "service:quiet:2", "passing").await;
+    let before = index_of(&c.get(&a.url("/v1/health/checks/quiet")).await);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let after = index_of(&c.get(&a.url("/v1/health/checks/quiet")).await);
+    assert_eq!(before, after, "passing checks rewrote the catalog");
+}
+
+#[tokio::test]
+async fn tcp_check_follows_the_listener() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let a = Agent::dev();
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "db", "Check": {"TCP": addr, "Interval": "1s", "Timeout": "500ms"}}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "db", "service:db", "passing").await;
+    assert_eq!(ch["Output"], format!("TCP connect {addr}: Success"));
+    assert_eq!(passing(&c, &a, "db").await, 1);
+    drop(listener);
+    let ch = wait_status(&c, &a, "db", "service:db", "critical").await;
+    assert!(ch["Output"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("dial tcp {addr}")));
+    assert_eq!(passing(&c, &a, "db").await, 0);
+}
+
+#[tokio::test]
+async fn udp_check_sees_a_closed_port() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    let a = Agent::dev();
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "dns", "Check": {"UDP": addr, "Interval": "1s", "Timeout": "300ms"}}),
+    )
+    .await;
+    wait_status(&c, &a, "dns", "service:dns", "passing").await;
+    drop(sock);
+    wait_status(&c, &a, "dns", "service:dns", "critical").await;
+}
+
+#[tokio::test]
+async fn grpc_check_follows_the_health_service() {
+    use tonic_health::ServingStatus;
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("api", ServingStatus::Serving)
+        .await;
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve(addr),
+    );
+    let a = Agent::dev();
+    let c = Client::new();
+    let target = format!("127.0.0.1:{port}/api");
+    register(
+        &c,
+        &a,
+        json!({"Name": "api", "Check": {"GRPC": target, "Interval": "1s"}}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "api", "service:api", "passing").await;
+    assert_eq!(ch["Output"], format!("gRPC check {target}: success"));
+    reporter
+        .set_service_status("api", ServingStatus::NotServing)
+        .await;
+    let ch = wait_status(&c, &a, "api", "service:api", "critical").await;
+    assert!(
+        ch["Output"].as_str().unwrap().contains("NOT_SERVING"),
+        "{ch}"
+    );
+    reporter
+        .set_service_status("api", ServingStatus::Serving)
+        .await;
+    wait_status(&c, &a, "api", "service:api", "passing").await;
+}
+
+#[tokio::test]
+async fn script_check_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = tmp.path().join("code");
+    std::fs::write(&code, "0").unwrap();
+    let a = Agent::start(&["-dev", "-enable-script-checks"]);
+    let c = Client::new();
+    let script = format!("echo exit=$(cat {0}); exit $(cat {0})", code.display());
+    register(
+        &c,
+        &a,
+        json!({"Name": "job", "Check": {"Args": ["/bin/sh", "-c", script], "Interval": "1s"}}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "job", "service:job", "passing").await;
+    assert_eq!(ch["Output"], "exit=0\n");
+    std::fs::write(&code, "1").unwrap();
+    wait_status(&c, &a, "job", "service:job", "warning").await;
+    std::fs::write(&code, "2").unwrap();
+    let ch = wait_status(&c, &a, "job", "service:job", "critical").await;
+    assert_eq!(ch["Output"], "exit=2\n");
+}
+
+#[tokio::test]
+async fn alias_mirrors_a_failing_service() {
+    let a = Agent::dev();
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "db", "Check": {"TTL": "60s", "Status": "passing"}}),
+    )
+    .await;
+    register(
+        &c,
+        &a,
+        json!({"Name": "web", "Check": {"AliasService": "db"}}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "web", "service:web", "passing").await;
+    assert_eq!(ch["Output"], "All checks passing.");
+    let r = c
+        .put(&a.url("/v1/agent/check/fail/service:db?note=down"), "")
+        .await;
+    assert_eq!(r.status(), 200);
+    let ch = wait_status(&c, &a, "web", "service:web", "critical").await;
+    assert!(
+        ch["Output"].as_str().unwrap().contains("failing: down"),
+        "{ch}"
+    );
+    assert_eq!(passing(&c, &a, "web").await, 0);
+    // The aliased service going away is critical too.
+    c.put(&a.url("/v1/agent/check/pass/service:db"), "").await;
+    wait_status(&c, &a, "web", "service:web", "passing").await;
+    c.put(&a.url("/v1/agent/service/deregister/db"), "").await;
+    let ch = wait_status(&c, &a, "web", "service:web", "critical").await;
+    assert_eq!(ch["Output"], "Service not found");
+}
+
+#[tokio::test]
+async fn critical_service_is_deregistered_after_its_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("reap.json");
+    std::fs::write(
+        &conf,
+        r#"{"check_reap_interval": "200ms", "check_deregister_interval_min": "1s"}"#,
+    )
+    .unwrap();
+    let conf_flag = format!("-config-file={}", conf.display());
+    let a = Agent::start(&["-dev", &conf_flag]);
+    let c = Client::new();
+    let closed = free_port();
+    register(
+        &c,
+        &a,
+        json!({"Name": "gone", "Check": {"TCP": format!("127.0.0.1:{closed}"), "Interval": "1s",
+            "DeregisterCriticalServiceAfter": "1s"}}),
+    )
+    .await;
+    register(&c, &a, json!({"Name": "stays", "Check": {"TTL": "60s"}})).await;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let svc = c.get_json(&a.url("/v1/catalog/service/gone")).await;
+        if svc.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service never reaped; log:\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let agent_services = c.get_json(&a.url("/v1/agent/services")).await;
+    assert!(agent_services.get("gone").is_none());
+    // Critical, but without the setting: kept.
+    assert!(agent_services.get("stays").is_some());
+}
