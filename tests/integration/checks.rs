@@ -159,6 +159,41 @@ async fn unchanged_results_do_not_write_to_the_catalog() {
     assert_eq!(before, after, "passing checks rewrote the catalog");
 }
 
+/// Output that changes on every run (a counter in the body) stays on the agent: the catalog
+/// keeps the first output until `check_update_interval` (5 minutes by default) runs out.
+#[tokio::test]
+async fn output_only_changes_wait_for_the_update_interval() {
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let route = warp::any().map(move || format!("hit {}", hits.fetch_add(1, Ordering::SeqCst)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    let a = Agent::dev();
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "chatty", "Check": {"HTTP": format!("http://127.0.0.1:{port}/"), "Interval": "1s"}}),
+    )
+    .await;
+    let first = wait_status(&c, &a, "chatty", "service:chatty", "passing").await;
+    let index = index_of(&c.get(&a.url("/v1/health/checks/chatty")).await);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = c.get(&a.url("/v1/health/checks/chatty")).await;
+    assert_eq!(
+        index_of(&r),
+        index,
+        "an output-only change was written at once"
+    );
+    let catalog: Value = r.json().await.unwrap();
+    assert_eq!(catalog[0]["Output"], first["Output"]);
+    let local = c.get_json(&a.url("/v1/agent/checks")).await;
+    assert_ne!(
+        local["service:chatty"]["Output"], first["Output"],
+        "the agent shows the latest output"
+    );
+}
+
 #[tokio::test]
 async fn tcp_check_follows_the_listener() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -336,4 +371,91 @@ async fn critical_service_is_deregistered_after_its_limit() {
     assert!(agent_services.get("gone").is_none());
     // Critical, but without the setting: kept.
     assert!(agent_services.get("stays").is_some());
+}
+
+/// An HTTPS server with a self-signed certificate for `localhost`, answering 200 "secure".
+async fn tls_server() -> u16 {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let mut got = 0;
+                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") && got < buf.len() {
+                    match tls.read(&mut buf[got..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got += n,
+                    }
+                }
+                let reply =
+                    "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure";
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn https_check_verifies_unless_told_not_to() {
+    let port = tls_server().await;
+    let a = Agent::dev();
+    let c = Client::new();
+    let url = format!("https://127.0.0.1:{port}/");
+    register(
+        &c,
+        &a,
+        json!({"Name": "secure", "Checks": [
+            {"HTTP": url, "Interval": "1s", "TLSSkipVerify": true},
+            {"HTTP": url, "Interval": "1s", "TLSServerName": "localhost"}]}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "secure", "service:secure:1", "passing").await;
+    assert_eq!(
+        ch["Output"],
+        format!("HTTP GET {url}: 200 OK Output: secure")
+    );
+    // Self-signed: no trusted CA vouches for it, whatever the name. (Checks start critical
+    // with no output: wait for a run.)
+    let mut out = String::new();
+    for _ in 0..60 {
+        let checks = c.get_json(&a.url("/v1/agent/checks")).await;
+        out = checks["service:secure:2"]["Output"]
+            .as_str()
+            .unwrap()
+            .to_lowercase();
+        if !out.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.get_json(&a.url("/v1/agent/checks")).await["service:secure:2"]["Status"],
+        "critical"
+    );
+    assert!(
+        out.contains("certificate") || out.contains("ca certificates"),
+        "{out}"
+    );
 }

@@ -525,3 +525,66 @@ fn partitioned_server_loses_quorum_and_catches_up() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A docker check runs its command inside a real container through the engine's API: exit
+/// 0 passing, 1 warning, 2 critical, with the command's output.
+#[test]
+fn docker_check_runs_inside_the_container() {
+    let id = std::process::id();
+    let lab = Lab {
+        tag: format!("berth-check:{id}"),
+        net: format!("berth-check-{id}"),
+        containers: vec![format!("berth-check-{id}")],
+    };
+    build_image(&lab.tag, &["/bin/sh"], &[("/tmp/code", "0\n")]);
+    let name = &lab.containers[0];
+    // `read` on an open, silent stdin keeps the container up with nothing but a shell.
+    must(&[
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--name",
+        name,
+        &lab.tag,
+        "/usr/local/bin/sh",
+        "-c",
+        "read forever",
+    ]);
+    let a = crate::harness::Agent::start(&["-dev", "-enable-script-checks"]);
+    let script = "read c < /tmp/code; echo code=$c; exit $c";
+    let body = serde_json::json!({"Name": "boxed", "Check": {"DockerContainerID": name,
+        "Args": ["/usr/local/bin/sh", "-c", script], "Interval": "1s"}});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = crate::Client::new();
+    rt.block_on(async {
+        let r = c.put_json(&a.url("/v1/agent/service/register"), body).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    });
+    let status_of = || {
+        rt.block_on(async {
+            let checks = c.get_json(&a.url("/v1/health/checks/boxed")).await;
+            let ch = &checks[0];
+            (
+                ch["Status"].as_str().unwrap_or("").to_string(),
+                ch["Output"].as_str().unwrap_or("").to_string(),
+            )
+        })
+    };
+    for (code, want) in [("0", "passing"), ("1", "warning"), ("2", "critical")] {
+        let write = format!("echo {code} > /tmp/code");
+        must(&["exec", name, "/usr/local/bin/sh", "-c", &write]);
+        let mut last = (String::new(), String::new());
+        let ok = wait(Duration::from_secs(10), || {
+            last = status_of();
+            last.0 == want
+        });
+        assert!(
+            ok,
+            "exit {code}: wanted {want}, got {last:?}; log:\n{}",
+            a.log()
+        );
+        assert_eq!(last.1, format!("code={code}\n"));
+    }
+}

@@ -108,6 +108,14 @@ async fn sighup_reloads_services_from_config_files() {
             .len(),
         1
     );
+    // A service registered through the API is not the config files' to remove.
+    let r = c
+        .put(
+            &a.url("/v1/agent/service/register"),
+            r#"{"Name": "from-api", "Port": 3000}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     std::fs::write(
         conf.join("a.json"),
         r#"{"services": [{"name": "beta", "port": 2000}], "checks": [{"name": "disk", "ttl": "60s"}]}"#,
@@ -131,6 +139,12 @@ async fn sighup_reloads_services_from_config_files() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ok, "reload did not swap alpha for beta; log:\n{}", a.log());
+    let api = c.get_json(&a.url("/v1/catalog/service/from-api")).await;
+    assert_eq!(
+        api.as_array().unwrap().len(),
+        1,
+        "reload removed an API service"
+    );
     let checks = c.get_json(&a.url("/v1/agent/checks")).await;
     assert_eq!(
         checks["disk"]["Status"], "passing",
