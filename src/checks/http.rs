@@ -1,9 +1,12 @@
 //! HTTP checks: 2xx passing, 429 warning, anything else (or no answer) critical. The output
 //! is Consul's `HTTP GET <url>: 200 OK Output: <first bytes of the body>`.
 //!
-//! Connections are not kept alive between runs (as in Consul): every run dials, so a closed
-//! listener is seen at once. Clients are shared by checks with the same TLS and redirect
-//! settings.
+//! Consul dials afresh on every run (no keep-alive) so a server's idle timeout cannot race the
+//! next run. Berth does the same for intervals above 2 s. For shorter intervals it keeps the
+//! connection for up to 3 s: it is reused before any common server's idle timeout (5 s for
+//! Apache and Node, 75 s for nginx) can close it, and a new TCP connection per run would cost
+//! more CPU than the whole check (1,000 checks at 1 s: ~9 % of a core, nearly all of it in
+//! connect/close system calls). Clients are shared by checks with the same settings.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,16 +20,23 @@ use crate::agent::definition::CheckDefinition;
 
 /// Redirects followed unless `disable_redirects` (Go's default).
 const MAX_REDIRECTS: usize = 10;
+/// Checks at most this far apart reuse their connection.
+const KEEP_ALIVE_MAX_INTERVAL: Duration = Duration::from_secs(2);
+/// How long an idle connection is kept for the next run.
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(3);
 
-/// Clients by (skip verify, server name, no redirects).
+/// What a shared client is keyed by: skip verify, server name, no redirects, keep-alive.
+type ClientKey = (bool, String, bool, bool);
+
+/// Clients by their settings.
 #[derive(Default)]
 pub struct Clients {
-    by_settings: Mutex<HashMap<(bool, String, bool), Client>>,
+    by_settings: Mutex<HashMap<ClientKey, Client>>,
 }
 
 impl Clients {
-    fn get(&self, skip: bool, name: &str, no_redirects: bool) -> Result<Client, String> {
-        let key = (skip, name.to_string(), no_redirects);
+    fn get(&self, key: ClientKey) -> Result<Client, String> {
+        let (skip, ref name, no_redirects, keep_alive) = key;
         let mut map = self.by_settings.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = map.get(&key) {
             return Ok(c.clone());
@@ -36,9 +46,17 @@ impl Clients {
         } else {
             reqwest::redirect::Policy::limited(MAX_REDIRECTS)
         };
-        let client = Client::builder()
-            .use_preconfigured_tls(tls::client_config(skip, name, &[b"http/1.1"])?)
-            .pool_max_idle_per_host(0)
+        let builder = Client::builder().use_preconfigured_tls(tls::client_config(
+            skip,
+            name,
+            &[b"http/1.1"],
+        )?);
+        let builder = if keep_alive {
+            builder.pool_idle_timeout(KEEP_ALIVE_IDLE)
+        } else {
+            builder.pool_max_idle_per_host(0)
+        };
+        let client = builder
             .redirect(redirect)
             .user_agent("Consul Health Check")
             .no_proxy()
@@ -83,11 +101,12 @@ impl HttpProbe {
             headers.insert(ACCEPT, HeaderValue::from_static("text/plain, text/*, */*"));
         }
         Ok(HttpProbe {
-            client: clients.get(
+            client: clients.get((
                 def.tls_skip_verify,
-                &def.tls_server_name,
+                def.tls_server_name.clone(),
                 def.disable_redirects,
-            )?,
+                def.interval.is_some_and(|i| i <= KEEP_ALIVE_MAX_INTERVAL),
+            ))?,
             method,
             url: def.http.clone(),
             headers,
