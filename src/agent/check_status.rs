@@ -193,6 +193,7 @@ mod tests {
             ttl_deadline: None,
             critical_since: None,
             output_deferred: false,
+            generation: 0,
             rev: 0,
             in_sync: false,
         });
@@ -244,6 +245,18 @@ mod tests {
             l.record_result("c", Health::Passing, "z", false),
             Recorded::Changed
         );
+    }
+
+    #[test]
+    fn generation_changes_only_when_a_check_is_created_anew() {
+        let mut l = state_with("c", Health::Passing);
+        let first = l.checks["c"].generation;
+        let same = l.checks["c"].clone();
+        l.put_check(same.clone());
+        assert_eq!(l.checks["c"].generation, first, "re-registration keeps it");
+        l.remove_check("c");
+        l.put_check(same);
+        assert_ne!(l.checks["c"].generation, first, "re-creation changes it");
     }
 
     #[test]

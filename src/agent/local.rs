@@ -51,6 +51,9 @@ pub struct LocalCheck {
     pub critical_since: Option<Instant>,
     /// An output-only change is waiting for its `check_update_interval` timer.
     pub output_deferred: bool,
+    /// Changes when the check is created anew (not when an existing one is re-registered):
+    /// a runner's memory of what it last reported is valid only within one generation.
+    pub generation: u64,
     /// Bumped on every change.
     pub rev: u64,
     /// Whether the catalog holds this revision.
@@ -117,6 +120,10 @@ impl LocalState {
     /// Adds or replaces a check.
     pub fn put_check(&mut self, mut check: LocalCheck) {
         check.rev = self.rev();
+        check.generation = match self.checks.get(&check.check.check_id) {
+            Some(old) => old.generation,
+            None => check.rev,
+        };
         check.in_sync = false;
         self.deleted_checks.remove(&check.check.check_id);
         self.checks.insert(check.check.check_id.clone(), check);

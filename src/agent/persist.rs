@@ -140,6 +140,7 @@ pub fn restore(local: &mut LocalState, p: Persisted) {
         local.put_check(LocalCheck {
             critical_since,
             output_deferred: false,
+            generation: 0,
             check: c.check,
             kind: c.kind,
             definition: c.definition,

@@ -242,6 +242,7 @@ impl Agent {
                     ttl_deadline: None,
                     critical_since: Some(Instant::now()),
                     output_deferred: false,
+                    generation: 0,
                     rev: 0,
                     in_sync: false,
                 });
@@ -327,6 +328,7 @@ impl Agent {
             ttl_deadline,
             critical_since,
             output_deferred: false,
+            generation: 0,
             rev: 0,
             in_sync: false,
         })

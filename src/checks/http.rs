@@ -72,6 +72,8 @@ pub struct HttpProbe {
     client: Client,
     method: Method,
     url: String,
+    /// `url` parsed once (reqwest would parse the string on every run).
+    parsed: reqwest::Url,
     headers: HeaderMap,
     body: String,
 }
@@ -85,7 +87,7 @@ impl HttpProbe {
             Method::from_bytes(def.method.as_bytes())
                 .map_err(|_| format!("Method: invalid HTTP method {:?}", def.method))?
         };
-        reqwest::Url::parse(&def.http)
+        let parsed = reqwest::Url::parse(&def.http)
             .map_err(|e| format!("HTTP: invalid URL {:?}: {e}", def.http))?;
         let mut headers = HeaderMap::new();
         for (name, values) in &def.header {
@@ -109,6 +111,7 @@ impl HttpProbe {
             ))?,
             method,
             url: def.http.clone(),
+            parsed,
             headers,
             body: def.body.clone(),
         })
@@ -118,7 +121,7 @@ impl HttpProbe {
     pub async fn run(&self, timeout: Duration, max_output: usize) -> Outcome {
         let mut req = self
             .client
-            .request(self.method.clone(), &self.url)
+            .request(self.method.clone(), self.parsed.clone())
             .headers(self.headers.clone())
             .timeout(timeout);
         if !self.body.is_empty() {

@@ -2,7 +2,7 @@
 //! running, a changed definition restarts it, a removed check stops. Re-registering the same
 //! definition (a config reload, a registrator resync) leaves the running task alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +20,9 @@ use crate::agent::Agent;
 /// Granularity of first-run staggering.
 const SLOT: Duration = Duration::from_millis(10);
 
-/// A running check task.
+/// A running check task: what it was started for, and how to stop it.
 struct Running {
+    generation: u64,
     kind: CheckKind,
     definition: CheckDefinition,
     stop: CancellationToken,
@@ -54,63 +55,56 @@ fn reconcile(
     running: &mut HashMap<String, Running>,
     shutdown: &CancellationToken,
 ) {
-    let wanted: Vec<(String, CheckKind, CheckDefinition)> = {
+    let (present, wanted): (HashSet<String>, Vec<(String, Running)>) = {
         let local = agent.local();
-        local
+        let present = local.checks.keys().cloned().collect();
+        let wanted = local
             .checks
             .values()
             .filter(|c| runs(&c.kind))
             .filter(|c| {
-                running
-                    .get(&c.check.check_id)
-                    .is_none_or(|r| r.kind != c.kind || r.definition != c.definition)
+                running.get(&c.check.check_id).is_none_or(|r| {
+                    r.generation != c.generation || r.kind != c.kind || r.definition != c.definition
+                })
             })
             .map(|c| {
-                (
-                    c.check.check_id.clone(),
-                    c.kind.clone(),
-                    c.definition.clone(),
-                )
+                let want = Running {
+                    generation: c.generation,
+                    kind: c.kind.clone(),
+                    definition: c.definition.clone(),
+                    stop: shutdown.child_token(),
+                };
+                (c.check.check_id.clone(), want)
             })
-            .collect()
+            .collect();
+        (present, wanted)
     };
     running.retain(|id, r| {
-        let keep = agent.local().checks.contains_key(id);
+        let keep = present.contains(id);
         if !keep {
             r.stop.cancel();
         }
         keep
     });
-    for (id, kind, definition) in wanted {
+    for (id, want) in wanted {
         if let Some(old) = running.remove(&id) {
             old.stop.cancel();
         }
-        let stop = shutdown.child_token();
-        if kind == CheckKind::Alias {
-            tasks.spawn(alias::run(
-                agent.clone(),
-                id.clone(),
-                definition.clone(),
-                stop.clone(),
-            ));
-        } else if let Some(probe) = Probe::new(&kind, &definition, shared) {
+        let (def, stop) = (want.definition.clone(), want.stop.clone());
+        if want.kind == CheckKind::Alias {
+            tasks.spawn(alias::run(agent.clone(), id.clone(), def, stop));
+        } else if let Some(probe) = Probe::new(&want.kind, &def, shared) {
+            let agent = agent.clone();
             tasks.spawn(run_interval(
-                agent.clone(),
+                agent,
                 shared.clone(),
                 id.clone(),
                 probe,
-                definition.clone(),
-                stop.clone(),
+                def,
+                stop,
             ));
         }
-        running.insert(
-            id,
-            Running {
-                kind,
-                definition,
-                stop,
-            },
-        );
+        running.insert(id, want);
     }
 }
 
@@ -140,6 +134,7 @@ async fn run_interval(
         .map_or(shared.output_max_size, |m| m as usize)
         .max(1);
     let mut thresholds = Thresholds::new(&def);
+    let mut last = None;
     let mut ticks = tokio::time::interval_at(Instant::now() + stagger(interval), interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -151,8 +146,13 @@ async fn run_interval(
             _ = stop.cancelled() => return,
             o = probe.run(&shared, timeout, max_output) => o,
         };
+        // Only this task sets this check's result (a new definition gets a new task), so a
+        // result equal to the last one reported changes nothing and skips the local state.
         if let Some(o) = thresholds.apply(outcome) {
-            agent.record_check(&id, o.status, &o.output);
+            if last.as_ref() != Some(&o) {
+                agent.record_check(&id, o.status, &o.output);
+                last = Some(o);
+            }
         }
     }
 }

@@ -195,15 +195,29 @@ impl<'a> CatalogServiceDto<'a> {
 }
 
 /// A check's `Definition`: only the fields that are set.
-#[derive(Serialize, Default)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DefinitionDto<'a> {
     #[serde(rename = "HTTP", skip_serializing_if = "str::is_empty")]
     http: &'a str,
+    #[serde(rename = "TLSServerName", skip_serializing_if = "str::is_empty")]
+    tls_server_name: &'a str,
+    #[serde(rename = "TLSSkipVerify", skip_serializing_if = "is_false")]
+    tls_skip_verify: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    header: &'a BTreeMap<String, Vec<String>>,
     #[serde(skip_serializing_if = "str::is_empty")]
     method: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    body: &'a str,
     #[serde(rename = "TCP", skip_serializing_if = "str::is_empty")]
     tcp: &'a str,
+    #[serde(rename = "UDP", skip_serializing_if = "str::is_empty")]
+    udp: &'a str,
+    #[serde(rename = "GRPC", skip_serializing_if = "str::is_empty")]
+    grpc: &'a str,
+    #[serde(rename = "GRPCUseTLS", skip_serializing_if = "is_false")]
+    grpc_use_tls: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,6 +255,10 @@ pub struct CheckDto<'a> {
     modify_index: u64,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn dur(d: Option<std::time::Duration>) -> Option<String> {
     d.map(duration::format)
 }
@@ -264,8 +282,15 @@ impl<'a> From<&'a Check> for CheckDto<'a> {
             exposed_port: 0,
             definition: DefinitionDto {
                 http: &s.http,
+                tls_server_name: &s.tls_server_name,
+                tls_skip_verify: s.tls_skip_verify,
+                header: &s.header,
                 method: &s.method,
+                body: &s.body,
                 tcp: &s.tcp,
+                udp: &s.udp,
+                grpc: &s.grpc,
+                grpc_use_tls: s.grpc_use_tls,
                 interval: dur(s.interval),
                 timeout: dur(s.timeout),
                 ttl: dur(s.ttl),

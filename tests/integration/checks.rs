@@ -138,6 +138,32 @@ async fn http_check_follows_200_429_500() {
     assert_eq!(passing(&c, &a, "web").await, 1);
 }
 
+/// Registrator deregisters and re-registers a restarted container's service at once: the
+/// re-created check starts critical and its next run must report passing again.
+#[tokio::test]
+async fn a_recreated_check_reports_again() {
+    let code = Arc::new(AtomicU16::new(200));
+    let port = switchable_server(code, Arc::default()).await;
+    let a = Agent::dev();
+    let c = Client::new();
+    let body = json!({"Name": "again", "Check": {"HTTP": format!("http://127.0.0.1:{port}/"), "Interval": "1s"}});
+    register(&c, &a, body.clone()).await;
+    wait_status(&c, &a, "again", "service:again", "passing").await;
+    for _ in 0..3 {
+        let r = c
+            .put(&a.url("/v1/agent/service/deregister/again"), "")
+            .await;
+        assert_eq!(r.status(), 200);
+        register(&c, &a, body.clone()).await;
+    }
+    let checks = c.get_json(&a.url("/v1/agent/checks")).await;
+    assert_eq!(
+        checks["service:again"]["Status"], "critical",
+        "a new check starts critical"
+    );
+    wait_status(&c, &a, "again", "service:again", "passing").await;
+}
+
 #[tokio::test]
 async fn unchanged_results_do_not_write_to_the_catalog() {
     let code = Arc::new(AtomicU16::new(200));
