@@ -58,6 +58,35 @@ impl CheckSettings {
     }
 }
 
+impl CheckSettings {
+    /// Bytes of output a check keeps: its `OutputMaxSize` when set, never above the agent's
+    /// `check_output_max_size` (which also applies when the check sets 0 or nothing).
+    pub fn output_limit(&self, check: Option<u64>) -> usize {
+        let agent = self.output_max_size.max(1);
+        match check {
+            Some(m) if m > 0 => usize::try_from(m).unwrap_or(usize::MAX).min(agent),
+            _ => agent,
+        }
+    }
+}
+
+/// TTL output cut to `max` bytes the way Consul cuts it (`... (captured N of M bytes)`).
+pub fn cap_ttl_output(output: &str, max: usize) -> String {
+    if output.len() <= max {
+        return output.to_string();
+    }
+    let mut cut = max;
+    while !output.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{} ... (captured {} of {} bytes)",
+        &output[..cut],
+        cut,
+        output.len()
+    )
+}
+
 /// What recording a result did to the local state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -142,10 +171,13 @@ impl Agent {
                 let half = interval / 2;
                 let stagger = rand::thread_rng().gen_range(0..=interval.as_millis() as u64);
                 let after = half + Duration::from_millis(stagger);
-                let agent = self.clone();
+                // A weak handle: a stopped agent is not kept alive by its pending timers.
+                let weak = std::sync::Arc::downgrade(&self.inner);
                 let id = id.to_string();
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    let agent = Agent { inner };
                     if agent.local().flush_deferred(&id) {
                         agent.changed_locally();
                     }
@@ -245,6 +277,22 @@ mod tests {
             l.record_result("c", Health::Passing, "z", false),
             Recorded::Changed
         );
+    }
+
+    #[test]
+    fn output_limits() {
+        let s = CheckSettings::default();
+        assert_eq!(s.output_limit(None), 4096);
+        assert_eq!(s.output_limit(Some(0)), 4096);
+        assert_eq!(s.output_limit(Some(10)), 10);
+        assert_eq!(s.output_limit(Some(1 << 40)), 4096);
+        assert_eq!(cap_ttl_output("short", 10), "short");
+        assert_eq!(
+            cap_ttl_output("abcdef", 3),
+            "abc ... (captured 3 of 6 bytes)"
+        );
+        // Never inside a UTF-8 sequence.
+        assert_eq!(cap_ttl_output("aé", 2), "a ... (captured 1 of 3 bytes)");
     }
 
     #[test]

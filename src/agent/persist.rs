@@ -79,12 +79,13 @@ pub fn capture(local: &LocalState) -> Persisted {
 }
 
 /// The check as persisted: TTL checks keep their last status and output (nothing else would
-/// restore them after a restart); checks that run start again from their definition, as in
-/// Consul, so their results do not rewrite the file on every status change.
+/// restore them after a restart); checks that run come back critical until their first run,
+/// as in Consul (a service that died with the agent must not look healthy), and their results
+/// do not rewrite the file on every status change.
 fn persisted_check(c: &LocalCheck) -> Check {
     let mut check = c.check.clone();
     if c.kind != CheckKind::Ttl {
-        check.status = c.definition.status.unwrap_or_default();
+        check.status = crate::model::Health::Critical;
         check.output = String::new();
     }
     check

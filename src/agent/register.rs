@@ -162,8 +162,17 @@ impl Agent {
             c.ttl_deadline = c.definition.ttl.map(|ttl| Instant::now() + ttl);
         }
         self.ttl_changed().notify_one();
+        let limit = {
+            let local = self.local();
+            let def_max = local
+                .checks
+                .get(id)
+                .and_then(|c| c.definition.output_max_size);
+            self.inner.checks.output_limit(def_max)
+        };
+        let output = super::check_status::cap_ttl_output(output, limit);
         // Same result: only the timer moved. Output-only: deferred like any check's output.
-        if self.record(id, status, output) == super::check_status::Recorded::Changed {
+        if self.record(id, status, &output) == super::check_status::Recorded::Changed {
             self.sync().await;
         }
         Ok(())

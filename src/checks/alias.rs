@@ -19,6 +19,7 @@ pub async fn run(agent: Agent, id: String, def: CheckDefinition, cancel: Cancell
     let me = agent.identity().node_name.clone();
     let local = def.alias_node.is_empty() || def.alias_node == me;
     let mut changes = agent.subscribe_local();
+    let mut failed_reads = 0u32;
     loop {
         let (status, output) = if local {
             let l = agent.local();
@@ -30,22 +31,29 @@ pub async fn run(agent: Agent, id: String, def: CheckDefinition, cancel: Cancell
                 .collect();
             let exists =
                 def.alias_service.is_empty() || l.services.contains_key(&def.alias_service);
-            verdict(&checks, &def.alias_service, true, exists)
+            verdict(&checks, &def, &me, true, exists)
         } else {
             match agent.catalog_node(&def.alias_node).await {
                 Ok(state) => {
+                    failed_reads = 0;
                     let checks: Vec<&Check> = state.checks.iter().collect();
                     let exists = def.alias_service.is_empty()
                         || state.services.iter().any(|s| s.id == def.alias_service);
-                    verdict(&checks, &def.alias_service, state.node.is_some(), exists)
+                    verdict(&checks, &def, &def.alias_node, state.node.is_some(), exists)
                 }
-                Err(e) => (
-                    Health::Critical,
-                    format!("Failure checking aliased node or service: {e}"),
-                ),
+                // One failed read is tolerated (a server restarting), as in Consul.
+                Err(e) => {
+                    failed_reads += 1;
+                    (
+                        Health::Critical,
+                        format!("Failure checking aliased node or service: {e}"),
+                    )
+                }
             }
         };
-        agent.record_check(&id, status, &output);
+        if failed_reads != 1 {
+            agent.record_check(&id, status, &output);
+        }
         let wait = async {
             if local {
                 let _ = changes.changed().await;
@@ -63,15 +71,20 @@ pub async fn run(agent: Agent, id: String, def: CheckDefinition, cancel: Cancell
 /// The aliased health: the worst of the node's checks and the service's checks.
 fn verdict(
     checks: &[&Check],
-    service: &str,
+    def: &CheckDefinition,
+    node: &str,
     node_exists: bool,
     service_exists: bool,
 ) -> (Health, String) {
+    let service = def.alias_service.as_str();
     if !node_exists {
-        return (Health::Critical, "Node not found".into());
+        return (Health::Critical, format!("Node {node} could not be found"));
     }
     if !service_exists {
-        return (Health::Critical, "Service not found".into());
+        return (
+            Health::Critical,
+            format!("Service {service} could not be found on node {node}"),
+        );
     }
     let mut health = Health::Passing;
     let mut msg = "No checks found.".to_string();
@@ -111,29 +124,39 @@ mod tests {
         }
     }
 
+    fn alias(service: &str) -> CheckDefinition {
+        CheckDefinition {
+            alias_service: service.into(),
+            ..CheckDefinition::default()
+        }
+    }
+
     #[test]
     fn worst_status_of_node_and_service_checks_wins() {
+        let web_alias = alias("web");
         let web = check("web", "web-http", Health::Passing);
         let other = check("db", "db", Health::Critical);
         let node_warn = check("", "disk", Health::Warning);
-        let (h, m) = verdict(&[&web, &other], "web", true, true);
+        let (h, m) = verdict(&[&web, &other], &web_alias, "n1", true, true);
         assert_eq!((h, m.as_str()), (Health::Passing, "All checks passing."));
-        let (h, m) = verdict(&[&web, &node_warn], "web", true, true);
+        let (h, m) = verdict(&[&web, &node_warn], &web_alias, "n1", true, true);
         assert_eq!(h, Health::Warning);
         assert_eq!(m, "Aliased check \"disk\" failing: out");
         let web_down = check("web", "web-http", Health::Critical);
         assert_eq!(
-            verdict(&[&node_warn, &web_down], "web", true, true).0,
+            verdict(&[&node_warn, &web_down], &web_alias, "n1", true, true).0,
             Health::Critical
         );
     }
 
     #[test]
     fn missing_targets_are_critical() {
-        assert_eq!(verdict(&[], "web", true, false).0, Health::Critical);
-        assert_eq!(verdict(&[], "", false, true).0, Health::Critical);
+        let (h, m) = verdict(&[], &alias("web"), "n1", true, false);
+        assert_eq!(h, Health::Critical);
+        assert_eq!(m, "Service web could not be found on node n1");
+        assert_eq!(verdict(&[], &alias(""), "n2", false, true).0, Health::Critical);
         assert_eq!(
-            verdict(&[], "", true, true),
+            verdict(&[], &alias(""), "n1", true, true),
             (Health::Passing, "No checks found.".into())
         );
     }

@@ -35,7 +35,7 @@ impl GrpcProbe {
             return Err(format!("GRPC: {:?} is not host:port[/service]", def.grpc));
         }
         let tls = if def.grpc_use_tls {
-            let config = tls::client_config(def.tls_skip_verify, &def.tls_server_name, &[b"h2"])?;
+            let config = tls::client_config(def.tls_skip_verify, &[b"h2"])?;
             Some(Arc::new(config))
         } else {
             None

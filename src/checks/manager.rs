@@ -30,7 +30,7 @@ struct Running {
 
 /// Runs until `shutdown`, then stops every check task and waits for them.
 pub async fn run(agent: Agent, shutdown: CancellationToken) {
-    let shared = Arc::new(Shared::new(agent.check_settings().output_max_size));
+    let shared = Arc::new(Shared::default());
     let tasks = TaskTracker::new();
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut changes = agent.subscribe_local();
@@ -129,12 +129,8 @@ async fn run_interval(
 ) {
     let interval = def.interval.unwrap_or(Duration::from_secs(10));
     let timeout = probe.timeout(&def);
-    let max_output = def
-        .output_max_size
-        .map_or(shared.output_max_size, |m| m as usize)
-        .max(1);
+    let max_output = agent.check_settings().output_limit(def.output_max_size);
     let mut thresholds = Thresholds::new(&def);
-    let mut last = None;
     let mut ticks = tokio::time::interval_at(Instant::now() + stagger(interval), interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -142,17 +138,17 @@ async fn run_interval(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
+        let started = Instant::now();
         let outcome = tokio::select! {
             _ = stop.cancelled() => return,
             o = probe.run(&shared, timeout, max_output) => o,
         };
-        // Only this task sets this check's result (a new definition gets a new task), so a
-        // result equal to the last one reported changes nothing and skips the local state.
         if let Some(o) = thresholds.apply(outcome) {
-            if last.as_ref() != Some(&o) {
-                agent.record_check(&id, o.status, &o.output);
-                last = Some(o);
-            }
+            agent.record_check(&id, o.status, &o.output);
+        }
+        // A run that outlasted the interval is followed by a full interval, not at once.
+        if started.elapsed() >= interval {
+            ticks.reset();
         }
     }
 }

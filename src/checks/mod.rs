@@ -53,20 +53,9 @@ impl Outcome {
     }
 }
 
-/// What check tasks share: HTTP clients, the Docker connection, the output cap.
+/// What check tasks share: HTTP clients and the Docker connection.
+#[derive(Default)]
 pub struct Shared {
     http: http::Clients,
     docker: docker::Engine,
-    output_max_size: usize,
-}
-
-impl Shared {
-    /// Shared state with Consul's default output cap `output_max_size`.
-    pub fn new(output_max_size: usize) -> Self {
-        Shared {
-            http: http::Clients::default(),
-            docker: docker::Engine::default(),
-            output_max_size,
-        }
-    }
 }

@@ -37,7 +37,9 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
         Ok(c) => c,
         Err(e) => return Outcome::critical(format!("Failed to invoke {program:?}: {e}")),
     };
-    let pid = child.id();
+    // Whatever ends this run early (the timeout, or the check being removed mid-run, which
+    // drops this future) kills the whole group, not just the command.
+    let mut group = GroupGuard(child.id());
     let mut pipe = match tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
         Ok(p) => p,
         Err(e) => return Outcome::critical(format!("Failed to read output of {program:?}: {e}")),
@@ -56,15 +58,22 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
     .await;
     match finished {
         Err(_) => {
-            kill_group(pid);
+            group.kill();
             let _ = child.wait().await;
-            Outcome::critical(format!(
+            let mut msg = format!(
                 "Timed out ({}) running check",
                 crate::duration::format(timeout)
-            ))
+            );
+            let output = tail.finish();
+            if !output.is_empty() {
+                msg.push_str("\n\n");
+                msg.push_str(&output);
+            }
+            Outcome::critical(msg)
         }
         Ok(Err(e)) => Outcome::critical(format!("Failed to run {program:?}: {e}")),
         Ok(Ok(status)) => {
+            group.0 = None;
             let output = tail.finish();
             match status.code() {
                 Some(0) => Outcome::passing(output),
@@ -75,13 +84,26 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
     }
 }
 
-/// Kills the check's process group (the command and anything it started).
-fn kill_group(pid: Option<u32>) {
-    let group = pid
-        .and_then(|p| i32::try_from(p).ok())
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(group) = group {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+/// The check's process group (the command and anything it started), killed on drop unless
+/// the command finished (`.0` cleared).
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        let group = self
+            .0
+            .take()
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -123,9 +145,14 @@ mod tests {
     async fn timeout_kills_the_whole_group() {
         let started = std::time::Instant::now();
         // The background sleep holds the pipe open: only killing the group ends the run.
-        let out = run(&sh("sleep 30 & sleep 30"), Duration::from_millis(300), 4096).await;
+        let out = run(
+            &sh("echo started; sleep 30 & sleep 30"),
+            Duration::from_millis(300),
+            4096,
+        )
+        .await;
         assert_eq!(out.status, Health::Critical);
-        assert_eq!(out.output, "Timed out (300ms) running check");
+        assert_eq!(out.output, "Timed out (300ms) running check\n\nstarted\n");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -1,6 +1,8 @@
 //! Success and failure thresholds (`success_before_passing`, `failures_before_warning`,
 //! `failures_before_critical`): a run's result is reported only once enough runs agree, as
 //! Consul's `StatusHandler` does. Warning counts as a success here, as it does in Consul.
+//! The counters start full, as Consul's do: a check's first result applies at once, and the
+//! thresholds only hold back a change after that.
 
 use super::Outcome;
 use crate::agent::definition::CheckDefinition;
@@ -29,8 +31,8 @@ impl Thresholds {
             success_before_passing: def.success_before_passing,
             failures_before_warning: warning,
             failures_before_critical: critical,
-            successes: 0,
-            failures: 0,
+            successes: def.success_before_passing,
+            failures: critical,
         }
     }
 
@@ -86,8 +88,17 @@ mod tests {
     }
 
     #[test]
+    fn first_result_applies_at_once() {
+        let mut t = Thresholds::new(&def(3, 0, 3));
+        assert_eq!(status(&mut t, Health::Passing), Some(Health::Passing));
+        let mut t = Thresholds::new(&def(3, 0, 3));
+        assert_eq!(status(&mut t, Health::Critical), Some(Health::Critical));
+    }
+
+    #[test]
     fn failures_warn_then_go_critical() {
         let mut t = Thresholds::new(&def(0, 1, 3));
+        assert_eq!(status(&mut t, Health::Passing), Some(Health::Passing));
         assert_eq!(status(&mut t, Health::Critical), Some(Health::Warning));
         assert_eq!(status(&mut t, Health::Critical), Some(Health::Warning));
         assert_eq!(status(&mut t, Health::Critical), Some(Health::Critical));
@@ -99,6 +110,7 @@ mod tests {
     #[test]
     fn warning_defaults_to_critical_threshold() {
         let mut t = Thresholds::new(&def(0, 0, 2));
+        assert_eq!(status(&mut t, Health::Passing), Some(Health::Passing));
         assert_eq!(status(&mut t, Health::Critical), None);
         assert_eq!(status(&mut t, Health::Critical), Some(Health::Critical));
     }
@@ -106,7 +118,6 @@ mod tests {
     #[test]
     fn successes_needed_before_passing() {
         let mut t = Thresholds::new(&def(2, 0, 0));
-        assert_eq!(status(&mut t, Health::Passing), None);
         assert_eq!(status(&mut t, Health::Critical), Some(Health::Critical));
         assert_eq!(status(&mut t, Health::Passing), None);
         assert_eq!(status(&mut t, Health::Passing), Some(Health::Passing));

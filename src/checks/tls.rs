@@ -1,5 +1,6 @@
-//! TLS client settings for HTTPS and gRPC-over-TLS checks: the host's CA certificates,
-//! `tls_skip_verify`, and `tls_server_name` (the name the certificate is checked against).
+//! TLS client settings for HTTPS and gRPC-over-TLS checks: the host's CA certificates and
+//! `tls_skip_verify`. (`tls_server_name` is applied by the callers: it is the name they connect
+//! with, so it is both the SNI and the name the certificate must match.)
 
 use std::sync::{Arc, OnceLock};
 
@@ -28,36 +29,23 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client config for checks. `alpn` lists the protocols offered (`h2` for gRPC).
-pub fn client_config(
-    skip_verify: bool,
-    server_name: &str,
-    alpn: &[&[u8]],
-) -> Result<ClientConfig, String> {
+/// A client config for checks. `alpn` lists the protocols offered (`h2` for gRPC). The name
+/// a certificate must match is the name the caller connects with (`tls_server_name` when set).
+pub fn client_config(skip_verify: bool, alpn: &[&[u8]]) -> Result<ClientConfig, String> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let roots = roots();
     let verifier: Arc<dyn ServerCertVerifier> = if skip_verify {
-        Arc::new(NoVerify(provider))
+        Arc::new(AnyCert(provider, None))
+    } else if roots.is_empty() {
+        // Plain http:// checks share this client: fail HTTPS at the handshake, not at build.
+        Arc::new(AnyCert(provider, Some(NO_ROOTS)))
     } else {
-        let roots = roots();
-        if roots.is_empty() {
-            return Err("no trusted CA certificates found on this host (install ca-certificates, or set TLSSkipVerify)".into());
-        }
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        WebPkiServerVerifier::builder_with_provider(roots, provider)
             .build()
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
-        if server_name.is_empty() {
-            webpki
-        } else {
-            let name = ServerName::try_from(server_name.to_string())
-                .map_err(|e| format!("TLSServerName {server_name:?}: {e}"))?;
-            Arc::new(NameOverride {
-                inner: webpki,
-                name,
-            })
-        }
+            .map_err(|e| format!("TLS setup failed: {e}"))?
     };
     let mut config = builder
         .dangerous()
@@ -67,11 +55,16 @@ pub fn client_config(
     Ok(config)
 }
 
-/// `tls_skip_verify`: any certificate is accepted, but handshake signatures are still checked.
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
+/// Why verification fails on a host without CA certificates.
+const NO_ROOTS: &str =
+    "no trusted CA certificates found on this host (install ca-certificates, or set TLSSkipVerify)";
 
-impl ServerCertVerifier for NoVerify {
+/// `tls_skip_verify` (no refusal): any certificate is accepted, but handshake signatures are
+/// still checked. With a refusal: every certificate is rejected with that reason.
+#[derive(Debug)]
+struct AnyCert(Arc<CryptoProvider>, Option<&'static str>);
+
+impl ServerCertVerifier for AnyCert {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -80,7 +73,10 @@ impl ServerCertVerifier for NoVerify {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match self.1 {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(why) => Err(rustls::Error::General(why.to_string())),
+        }
     }
 
     fn verify_tls12_signature(
@@ -113,48 +109,5 @@ impl ServerCertVerifier for NoVerify {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `tls_server_name`: the certificate must be valid for this name, whatever the URL's host.
-#[derive(Debug)]
-struct NameOverride {
-    inner: Arc<WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for NameOverride {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }

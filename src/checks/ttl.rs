@@ -44,10 +44,19 @@ fn expire_due(agent: &Agent) -> (Option<Instant>, bool) {
         .map(|c| c.check.check_id.clone())
         .collect();
     for id in &due {
-        if let Some(c) = local.checks.get_mut(id) {
-            c.ttl_deadline = None;
-        }
-        local.record_result(id, Health::Critical, TTL_EXPIRED, false);
+        let Some(c) = local.checks.get_mut(id) else {
+            continue;
+        };
+        c.ttl_deadline = None;
+        let output = if c.check.output.is_empty() {
+            TTL_EXPIRED.to_string()
+        } else {
+            format!(
+                "{TTL_EXPIRED} (last output before timeout follows): {}",
+                c.check.output
+            )
+        };
+        local.record_result(id, Health::Critical, &output, false);
     }
     let next = local.checks.values().filter_map(|c| c.ttl_deadline).min();
     (next, !due.is_empty())

@@ -156,11 +156,6 @@ async fn a_recreated_check_reports_again() {
         assert_eq!(r.status(), 200);
         register(&c, &a, body.clone()).await;
     }
-    let checks = c.get_json(&a.url("/v1/agent/checks")).await;
-    assert_eq!(
-        checks["service:again"]["Status"], "critical",
-        "a new check starts critical"
-    );
     wait_status(&c, &a, "again", "service:again", "passing").await;
 }
 
@@ -356,7 +351,14 @@ async fn alias_mirrors_a_failing_service() {
     wait_status(&c, &a, "web", "service:web", "passing").await;
     c.put(&a.url("/v1/agent/service/deregister/db"), "").await;
     let ch = wait_status(&c, &a, "web", "service:web", "critical").await;
-    assert_eq!(ch["Output"], "Service not found");
+    let node = c.get_json(&a.url("/v1/agent/self")).await["Config"]["NodeName"].clone();
+    assert_eq!(
+        ch["Output"],
+        format!(
+            "Service db could not be found on node {}",
+            node.as_str().unwrap()
+        )
+    );
 }
 
 #[tokio::test]
@@ -484,4 +486,167 @@ async fn https_check_verifies_unless_told_not_to() {
         out.contains("certificate") || out.contains("ca certificates"),
         "{out}"
     );
+}
+
+/// A server for the HTTP edge cases: `/big` (5,000 bytes), `/redirect` (302 to `/ok`), `/ok`,
+/// and `/flip` answering the code in `code`.
+async fn edge_server(code: Arc<AtomicU16>) -> u16 {
+    let big = warp::path("big").map(|| "x".repeat(5000));
+    let redirect = warp::path("redirect").map(|| {
+        warp::http::Response::builder()
+            .status(302)
+            .header("location", "/ok")
+            .body(String::new())
+            .unwrap()
+    });
+    let ok = warp::path("ok").map(|| "fine");
+    let flip = warp::path("flip").map(move || {
+        let status = warp::http::StatusCode::from_u16(code.load(Ordering::SeqCst)).unwrap();
+        warp::reply::with_status("flip", status)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(
+        warp::serve(big.or(redirect).or(ok).or(flip))
+            .incoming(listener)
+            .run(),
+    );
+    port
+}
+
+#[tokio::test]
+async fn output_caps_redirects_and_failure_thresholds() {
+    let code = Arc::new(AtomicU16::new(200));
+    let port = edge_server(code.clone()).await;
+    let a = Agent::dev();
+    let c = Client::new();
+    let url = |p: &str| format!("http://127.0.0.1:{port}/{p}");
+    register(
+        &c,
+        &a,
+        json!({"Name": "edge", "Checks": [
+            {"HTTP": url("big"), "Interval": "1s"},
+            {"HTTP": url("big"), "Interval": "1s", "OutputMaxSize": 10},
+            {"HTTP": url("redirect"), "Interval": "1s", "DisableRedirects": true},
+            {"HTTP": url("redirect"), "Interval": "1s"},
+            {"HTTP": url("flip"), "Interval": "1s", "FailuresBeforeWarning": 1, "FailuresBeforeCritical": 3}]}),
+    )
+    .await;
+    let ch = wait_status(&c, &a, "edge", "service:edge:1", "passing").await;
+    let prefix = format!("HTTP GET {}: 200 OK Output: ", url("big"));
+    assert_eq!(ch["Output"], format!("{prefix}{}", "x".repeat(4096)));
+    let ch = wait_status(&c, &a, "edge", "service:edge:2", "passing").await;
+    assert_eq!(ch["Output"], format!("{prefix}xxxxxxxxxx"));
+    let ch = wait_status(&c, &a, "edge", "service:edge:3", "critical").await;
+    // (Checks start critical: wait for the run's output.)
+    let mut out = ch["Output"].as_str().unwrap().to_string();
+    for _ in 0..60 {
+        if !out.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let checks = c.get_json(&a.url("/v1/agent/checks")).await;
+        out = checks["service:edge:3"]["Output"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    assert!(out.contains("302 Found"), "{out}");
+    let ch = wait_status(&c, &a, "edge", "service:edge:4", "passing").await;
+    assert!(
+        ch["Output"].as_str().unwrap().ends_with("Output: fine"),
+        "{ch}"
+    );
+
+    wait_status(&c, &a, "edge", "service:edge:5", "passing").await;
+    code.store(500, Ordering::SeqCst);
+    // One failure: warning; the third in a row: critical.
+    let started = Instant::now();
+    wait_status(&c, &a, "edge", "service:edge:5", "warning").await;
+    wait_status(&c, &a, "edge", "service:edge:5", "critical").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "critical came before three failed runs"
+    );
+}
+
+#[tokio::test]
+async fn local_script_checks_come_only_from_config_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("local.json");
+    std::fs::write(
+        &conf,
+        r#"{"enable_local_script_checks": true,
+            "services": [{"name": "cfg", "check": {"args": ["/bin/sh", "-c", "echo ok"], "interval": "1s"}}]}"#,
+    )
+    .unwrap();
+    let conf_flag = format!("-config-file={}", conf.display());
+    let a = Agent::start(&["-dev", &conf_flag]);
+    let c = Client::new();
+    let ch = wait_status(&c, &a, "cfg", "service:cfg", "passing").await;
+    assert_eq!(ch["Output"], "ok\n");
+    for check in [
+        json!({"Name": "s", "Args": ["/bin/true"], "Interval": "1s"}),
+        json!({"Name": "d", "DockerContainerID": "x", "Args": ["/bin/true"], "Interval": "1s"}),
+    ] {
+        let r = c.put_json(&a.url("/v1/agent/check/register"), check).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("enable_script_checks"));
+    }
+    // TTL output is cut to 4 KiB the way Consul cuts it.
+    let r = c
+        .put_json(
+            &a.url("/v1/agent/check/register"),
+            json!({"Name": "t", "TTL": "60s"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let long = "y".repeat(5000);
+    let r = c
+        .put_json(
+            &a.url("/v1/agent/check/update/t"),
+            json!({"Status": "passing", "Output": long}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let checks = c.get_json(&a.url("/v1/agent/checks")).await;
+    assert_eq!(
+        checks["t"]["Output"],
+        format!("{} ... (captured 4096 of 5000 bytes)", "y".repeat(4096))
+    );
+}
+
+#[tokio::test]
+async fn deferred_output_reaches_the_catalog_after_the_update_interval() {
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let route = warp::any().map(move || format!("hit {}", hits.fetch_add(1, Ordering::SeqCst)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("fast.json");
+    std::fs::write(&conf, r#"{"check_update_interval": "1s"}"#).unwrap();
+    let conf_flag = format!("-config-file={}", conf.display());
+    let a = Agent::start(&["-dev", &conf_flag]);
+    let c = Client::new();
+    register(
+        &c,
+        &a,
+        json!({"Name": "chatty", "Check": {"HTTP": format!("http://127.0.0.1:{port}/"), "Interval": "1s"}}),
+    )
+    .await;
+    let first = wait_status(&c, &a, "chatty", "service:chatty", "passing").await;
+    // The interval is 1 s: the timer runs out after 0.5–1.5 s and the new output is written.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let checks = c.get_json(&a.url("/v1/health/checks/chatty")).await;
+        if checks[0]["Output"] != first["Output"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deferred output never reached the catalog"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
