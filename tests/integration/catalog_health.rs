@@ -137,7 +137,10 @@ async fn ttl_checks_gate_passing_and_expire() {
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let all = c.get_json(&a.url("/v1/health/checks/api")).await;
     assert_eq!(all[0]["Status"], "critical");
-    assert_eq!(all[0]["Output"], "TTL expired");
+    assert_eq!(
+        all[0]["Output"],
+        "TTL expired (last output before timeout follows): slow"
+    );
     let r = c
         .put_json(
             &a.url("/v1/agent/check/update/service:api"),
