@@ -2,7 +2,7 @@
 //!
 //! It does what 1,000 HTTP checks do on the wire and nothing else: N tasks, each a GET to the
 //! same URL every interval (first run staggered over the interval), through one reqwest
-//! client that keeps connections alive for 3 s as Berth's checks at intervals up to 2 s do.
+//! client that keeps connections alive for 1.5 s as Berth's checks at intervals up to 1 s do.
 //! No thresholds, no local state, no catalog: `Berth CPU / prober CPU` is what the check
 //! machinery costs on top of the requests themselves.
 //!
@@ -39,7 +39,7 @@ fn run() -> Result<(), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async move {
         let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_millis(1500))
             .no_proxy()
             .build()
             .map_err(|e| format!("client: {e}"))?;
