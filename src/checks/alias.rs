@@ -154,7 +154,10 @@ mod tests {
         let (h, m) = verdict(&[], &alias("web"), "n1", true, false);
         assert_eq!(h, Health::Critical);
         assert_eq!(m, "Service web could not be found on node n1");
-        assert_eq!(verdict(&[], &alias(""), "n2", false, true).0, Health::Critical);
+        assert_eq!(
+            verdict(&[], &alias(""), "n2", false, true).0,
+            Health::Critical
+        );
         assert_eq!(
             verdict(&[], &alias(""), "n1", true, true),
             (Health::Passing, "No checks found.".into())

@@ -50,6 +50,29 @@ async fn passing(c: &Client, a: &Agent, service: &str) -> usize {
         .len()
 }
 
+/// An HTTP server whose body changes on every request (`hit 0`, `hit 1`, ...).
+async fn counter_server() -> u16 {
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let route = warp::any().map(move || format!("hit {}", hits.fetch_add(1, Ordering::SeqCst)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    port
+}
+
+/// The output of check `id` once it has run (checks start critical with no output).
+async fn wait_output(c: &Client, a: &Agent, id: &str) -> String {
+    for _ in 0..60 {
+        let checks = c.get_json(&a.url("/v1/agent/checks")).await;
+        let out = checks[id]["Output"].as_str().unwrap_or("").to_string();
+        if !out.is_empty() {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("check {id} never ran; log:\n{}", a.log());
+}
+
 async fn register(c: &Client, a: &Agent, body: Value) {
     let r = c.put_json(&a.url("/v1/agent/service/register"), body).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -184,11 +207,7 @@ async fn unchanged_results_do_not_write_to_the_catalog() {
 /// keeps the first output until `check_update_interval` (5 minutes by default) runs out.
 #[tokio::test]
 async fn output_only_changes_wait_for_the_update_interval() {
-    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let route = warp::any().map(move || format!("hit {}", hits.fetch_add(1, Ordering::SeqCst)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(warp::serve(route).incoming(listener).run());
+    let port = counter_server().await;
     let a = Agent::dev();
     let c = Client::new();
     register(
@@ -466,18 +485,7 @@ async fn https_check_verifies_unless_told_not_to() {
     );
     // Self-signed: no trusted CA vouches for it, whatever the name. (Checks start critical
     // with no output: wait for a run.)
-    let mut out = String::new();
-    for _ in 0..60 {
-        let checks = c.get_json(&a.url("/v1/agent/checks")).await;
-        out = checks["service:secure:2"]["Output"]
-            .as_str()
-            .unwrap()
-            .to_lowercase();
-        if !out.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let out = wait_output(&c, &a, "service:secure:2").await.to_lowercase();
     assert_eq!(
         c.get_json(&a.url("/v1/agent/checks")).await["service:secure:2"]["Status"],
         "critical"
@@ -537,20 +545,7 @@ async fn output_caps_redirects_and_failure_thresholds() {
     assert_eq!(ch["Output"], format!("{prefix}{}", "x".repeat(4096)));
     let ch = wait_status(&c, &a, "edge", "service:edge:2", "passing").await;
     assert_eq!(ch["Output"], format!("{prefix}xxxxxxxxxx"));
-    let ch = wait_status(&c, &a, "edge", "service:edge:3", "critical").await;
-    // (Checks start critical: wait for the run's output.)
-    let mut out = ch["Output"].as_str().unwrap().to_string();
-    for _ in 0..60 {
-        if !out.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let checks = c.get_json(&a.url("/v1/agent/checks")).await;
-        out = checks["service:edge:3"]["Output"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    }
+    let out = wait_output(&c, &a, "service:edge:3").await;
     assert!(out.contains("302 Found"), "{out}");
     let ch = wait_status(&c, &a, "edge", "service:edge:4", "passing").await;
     assert!(
@@ -618,11 +613,7 @@ async fn local_script_checks_come_only_from_config_files() {
 
 #[tokio::test]
 async fn deferred_output_reaches_the_catalog_after_the_update_interval() {
-    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let route = warp::any().map(move || format!("hit {}", hits.fetch_add(1, Ordering::SeqCst)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(warp::serve(route).incoming(listener).run());
+    let port = counter_server().await;
     let tmp = tempfile::tempdir().unwrap();
     let conf = tmp.path().join("fast.json");
     std::fs::write(&conf, r#"{"check_update_interval": "1s"}"#).unwrap();
