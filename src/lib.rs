@@ -18,7 +18,8 @@
 //! - `agent/`: the node's own services and checks (`LocalState`), their sync into the catalog,
 //!   `bootstrap_expect` (`bootstrap`), and leader-only work (member reconcile, the Raft server
 //!   set from gossip in `raft_members`, tombstone GC).
-//! - `checks/`: check runners that feed status into `LocalState`.
+//! - `checks/`: check runners (HTTP, TCP, UDP, script, Docker, gRPC, alias, TTL) that feed
+//!   results into `LocalState`; the reaper of long-critical services.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
 //! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`;
 //!   `forward` sends what this agent cannot answer to a server or the leader.
