@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::local::LocalState;
 use super::Agent;
@@ -152,19 +153,34 @@ impl LocalState {
 impl Agent {
     /// Records a check run's result (after the runner's success/failure thresholds). A status
     /// change is pushed at once, without waiting for anti-entropy.
-    pub fn record_check(&self, id: &str, status: Health, output: &str) {
-        if self.record(id, status, output) == Recorded::Changed {
+    ///
+    /// `live` is the runner's token: once it is cancelled (the check was removed or
+    /// redefined and a new runner may already report), the result is dropped. The test
+    /// happens under the local-state lock, so a runner that remembers its last report can
+    /// trust it: no older runner can write after a newer one has started.
+    pub fn record_check(&self, id: &str, status: Health, output: &str, live: &CancellationToken) {
+        if self.record(id, status, output, Some(live)) == Recorded::Changed {
             self.changed_locally();
         }
     }
 
     /// Records a result and starts the update-interval timer of a deferred output; the caller
     /// pushes a `Changed` one.
-    pub(super) fn record(&self, id: &str, status: Health, output: &str) -> Recorded {
+    pub(super) fn record(
+        &self,
+        id: &str,
+        status: Health,
+        output: &str,
+        live: Option<&CancellationToken>,
+    ) -> Recorded {
         let interval = self.inner.checks.check_update_interval;
-        let recorded = self
-            .local()
-            .record_result(id, status, output, !interval.is_zero());
+        let recorded = {
+            let mut local = self.local();
+            if live.is_some_and(CancellationToken::is_cancelled) {
+                return Recorded::Unchanged;
+            }
+            local.record_result(id, status, output, !interval.is_zero())
+        };
         match recorded {
             Recorded::Unchanged | Recorded::Changed => {}
             Recorded::Deferred => {
@@ -277,6 +293,38 @@ mod tests {
             l.record_result("c", Health::Passing, "z", false),
             Recorded::Changed
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_runner_cannot_record() {
+        let identity = crate::agent::Identity {
+            node_id: "id".into(),
+            node_name: "n1".into(),
+            datacenter: "dc1".into(),
+            address: "127.0.0.1".into(),
+            meta: Default::default(),
+            server: false,
+            server_port: 8300,
+        };
+        let cluster = crate::cluster::Cluster::client(Default::default(), Default::default());
+        let agent = Agent::new(
+            identity,
+            cluster,
+            crate::catalog::Store::new(),
+            None,
+            CheckSettings::default(),
+        );
+        let seeded = state_with("c", Health::Critical)
+            .checks
+            .remove("c")
+            .unwrap();
+        agent.local().put_check(seeded);
+        let live = CancellationToken::new();
+        agent.record_check("c", Health::Passing, "ok", &live);
+        assert_eq!(agent.local().checks["c"].check.status, Health::Passing);
+        live.cancel();
+        agent.record_check("c", Health::Critical, "late", &live);
+        assert_eq!(agent.local().checks["c"].check.status, Health::Passing);
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl Agent {
         };
         let output = super::check_status::cap_ttl_output(output, limit);
         // Same result: only the timer moved. Output-only: deferred like any check's output.
-        if self.record(id, status, &output) == super::check_status::Recorded::Changed {
+        if self.record(id, status, &output, None) == super::check_status::Recorded::Changed {
             self.sync().await;
         }
         Ok(())

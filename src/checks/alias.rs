@@ -52,7 +52,7 @@ pub async fn run(agent: Agent, id: String, def: CheckDefinition, cancel: Cancell
             }
         };
         if failed_reads != 1 {
-            agent.record_check(&id, status, &output);
+            agent.record_check(&id, status, &output, &cancel);
         }
         let wait = async {
             if local {

@@ -131,6 +131,7 @@ async fn run_interval(
     let timeout = probe.timeout(&def);
     let max_output = agent.check_settings().output_limit(def.output_max_size);
     let mut thresholds = Thresholds::new(&def);
+    let mut last = None;
     let mut ticks = tokio::time::interval_at(Instant::now() + stagger(interval), interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -143,8 +144,14 @@ async fn run_interval(
             _ = stop.cancelled() => return,
             o = probe.run(&shared, timeout, max_output) => o,
         };
-        if let Some(o) = thresholds.apply(outcome) {
-            agent.record_check(&id, o.status, &o.output);
+        // A result equal to this runner's last report changes nothing: skip the local state
+        // (record_check's token test makes this memory trustworthy; see there).
+        if let Some(o) = thresholds
+            .apply(outcome)
+            .filter(|o| last.as_ref() != Some(o))
+        {
+            agent.record_check(&id, o.status, &o.output, &stop);
+            last = Some(o);
         }
         // A run that outlasted the interval is followed by a full interval, not at once.
         if started.elapsed() >= interval {
