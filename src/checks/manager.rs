@@ -167,3 +167,21 @@ fn stagger(interval: Duration) -> Duration {
     let slots = (interval.as_millis() / SLOT.as_millis()).max(1) as u32;
     SLOT * rand::thread_rng().gen_range(0..slots)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_runs_spread_over_the_interval_in_slots() {
+        let interval = Duration::from_secs(1);
+        let picks: Vec<Duration> = (0..2000).map(|_| stagger(interval)).collect();
+        assert!(picks
+            .iter()
+            .all(|d| *d < interval && d.as_millis() % 10 == 0));
+        let slots: HashSet<Duration> = picks.iter().copied().collect();
+        // 100 slots, 2,000 picks: nearly every slot is used, not a few.
+        assert!(slots.len() > 90, "only {} distinct slots", slots.len());
+        assert_eq!(stagger(Duration::from_millis(5)), Duration::ZERO);
+    }
+}

@@ -478,3 +478,60 @@ async fn a_client_keeps_its_services_until_a_server_appears_then_syncs_them() {
         assert!(synced.is_some(), "{}\n{}", url, c1.log());
     }
 }
+
+/// An alias check on a client follows a service on another node (read from a server over
+/// RPC): passing while it passes, critical once it fails.
+#[tokio::test]
+async fn client_alias_follows_a_service_on_another_node() {
+    let seed = free_port();
+    let s = server(seed, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cl = client(tmp.path(), "c1", free_port(), seed, &[]);
+    let c = Client::new();
+    let r = c
+        .put_json(
+            &s.url("/v1/agent/service/register"),
+            json!({"Name": "db", "Check": {"TTL": "60s", "Status": "passing"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = c
+        .put_json(
+            &cl.url("/v1/agent/service/register"),
+            json!({"Name": "web", "Check": {"AliasNode": "s1", "AliasService": "db"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let alias_is = |want: &'static str| {
+        let url = cl.url("/v1/agent/checks");
+        move || {
+            let url = url.clone();
+            async move {
+                let checks = Client::new().get_json(&url).await;
+                checks["service:web"]["Status"] == want
+            }
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(10), alias_is("passing"))
+            .await
+            .is_some(),
+        "alias never passed; client log:\n{}",
+        cl.log()
+    );
+    let r = c
+        .put(&s.url("/v1/agent/check/fail/service:db?note=down"), "")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        eventually(Duration::from_secs(10), alias_is("critical"))
+            .await
+            .is_some(),
+        "alias never followed the failure"
+    );
+    let checks = c.get_json(&cl.url("/v1/agent/checks")).await;
+    assert!(checks["service:web"]["Output"]
+        .as_str()
+        .unwrap()
+        .contains("failing: down"));
+}
