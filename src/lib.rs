@@ -20,6 +20,7 @@
 //!   set from gossip in `raft_members`, tombstone GC).
 //! - `checks/`: check runners (HTTP, TCP, UDP, script, Docker, gRPC, alias, TTL) that feed
 //!   results into `LocalState`; the reaper of long-critical services.
+//! - `dns/`: Consul's DNS interface (8600) over the catalog: name parsing, answers, the server.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
 //! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`;
 //!   `forward` sends what this agent cannot answer to a server or the leader.
@@ -47,6 +48,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
+pub mod dns;
 pub mod duration;
 pub mod gossip;
 pub mod http;

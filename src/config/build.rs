@@ -331,6 +331,25 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
     } else if !domain.ends_with('.') {
         domain.push('.');
     }
+    let alt_domain = c
+        .alt_domain
+        .as_ref()
+        .map(|s| s.value.trim_matches('.'))
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{d}."));
+    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    let dns_node_ttl = secs(b.duration(&c.dns_node_ttl, Duration::ZERO));
+    let mut dns_service_ttl = Vec::new();
+    if let Some(m) = &c.dns_service_ttl {
+        for (name, ttl) in &m.value {
+            match crate::duration::parse(ttl) {
+                Ok(d) => dns_service_ttl.push((name.clone(), secs(d))),
+                Err(e) => b.err(m, format!("service_ttl {name:?}: {e}")),
+            }
+        }
+    }
+    let dns_a_record_limit = b.count(&c.dns_a_record_limit, 0) as usize;
+    let dns_udp_answer_limit = b.positive(&c.dns_udp_answer_limit, 3, 1) as usize;
     for s in &c.recursors {
         if s.value.parse::<IpAddr>().is_err() && s.value.parse::<SocketAddr>().is_err() {
             b.err(s, format!("{:?} is not an IP address or ip:port", s.value));
@@ -416,6 +435,12 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         raft_snapshot_threshold,
         raft_snapshot_interval,
         raft_trailing_logs,
+        dns_node_ttl,
+        dns_service_ttl,
+        dns_only_passing: b.get(&c.dns_only_passing, false),
+        dns_a_record_limit,
+        dns_udp_answer_limit,
+        alt_domain,
         domain,
         recursors: c.recursors.iter().map(|s| s.value.clone()).collect(),
         warnings: Vec::new(),

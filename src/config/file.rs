@@ -160,6 +160,18 @@ pub struct FileConfig {
     pub dns_allow_stale: Opt<bool>,
     /// `dns_config.max_stale`.
     pub dns_max_stale: Opt<String>,
+    /// `dns_config.node_ttl`.
+    pub dns_node_ttl: Opt<String>,
+    /// `dns_config.service_ttl` (service name or `prefix*` → duration).
+    pub dns_service_ttl: Opt<BTreeMap<String, String>>,
+    /// `dns_config.only_passing`.
+    pub dns_only_passing: Opt<bool>,
+    /// `dns_config.a_record_limit`.
+    pub dns_a_record_limit: Opt<i64>,
+    /// `dns_config.udp_answer_limit`.
+    pub dns_udp_answer_limit: Opt<i64>,
+    /// `alt_domain`.
+    pub alt_domain: Opt<String>,
     /// `domain`.
     pub domain: Opt<String>,
     /// `recursors` (appends).
@@ -185,6 +197,8 @@ impl FileConfig {
             enable_local_script_checks, check_update_interval, check_output_max_size,
             check_deregister_interval_min, check_reap_interval, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
+            dns_node_ttl, dns_service_ttl, dns_only_passing, dns_a_record_limit,
+            dns_udp_answer_limit, alt_domain,
             domain);
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
         match (&mut self.node_meta, o.node_meta) {
@@ -334,11 +348,17 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                 match sub {
                     "allow_stale" => c.dns_allow_stale = r.bool(&key, v),
                     "max_stale" => c.dns_max_stale = r.string(&key, v),
+                    "node_ttl" => c.dns_node_ttl = r.string(&key, v),
+                    "service_ttl" => c.dns_service_ttl = r.string_map(&key, v),
+                    "only_passing" => c.dns_only_passing = r.bool(&key, v),
+                    "a_record_limit" => c.dns_a_record_limit = r.int(&key, v),
+                    "udp_answer_limit" => c.dns_udp_answer_limit = r.int(&key, v),
                     _ => {}
                 }
             }
         }
         "domain" => c.domain = r.string(k, v),
+        "alt_domain" => c.alt_domain = r.string(k, v),
         "recursors" => c.recursors.extend(r.strings(k, v)),
         // Accepted for compatibility with Consul configs and ignored.
         _ => {

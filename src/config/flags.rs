@@ -67,6 +67,7 @@ const FLAGS: &[(&str, Kind)] = &[
     ("log-json", Kind::Bool),
     ("pid-file", Kind::Str),
     ("domain", Kind::Str),
+    ("alt-domain", Kind::Str),
     ("recursor", Kind::Str),
     ("node-meta", Kind::Str),
     ("default-query-time", Kind::Duration),
@@ -202,6 +203,7 @@ fn set(out: &mut AgentFlags, name: &str, kind: Kind, value: String) -> Result<()
         "log-json" => o.log_json = bool_at("log_json"),
         "pid-file" => o.pid_file = str_at("pid_file"),
         "domain" => o.domain = str_at("domain"),
+        "alt-domain" => o.alt_domain = str_at("alt_domain"),
         "recursor" => o.recursors.extend(str_at("recursors")),
         "node-meta" => {
             // Consul's parseMetaPair: `key:value`, a missing `:` means an empty value.

@@ -59,6 +59,7 @@ pub(crate) const TOP: &[&str] = &[
     "raft_trailing_logs",
     "dns_config",
     "domain",
+    "alt_domain",
     "recursors",
     "disable_update_check",
     "disable_anonymous_signature",

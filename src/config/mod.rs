@@ -217,6 +217,18 @@ pub struct RuntimeConfig {
     pub raft_snapshot_interval: Duration,
     /// Raft entries kept behind a snapshot for slow followers (Consul: 10240).
     pub raft_trailing_logs: u64,
+    /// `dns_config.node_ttl` in seconds (default 0).
+    pub dns_node_ttl: u32,
+    /// `dns_config.service_ttl`: (name or `prefix*`, seconds).
+    pub dns_service_ttl: Vec<(String, u32)>,
+    /// `dns_config.only_passing`: leave warning instances out of DNS answers.
+    pub dns_only_passing: bool,
+    /// `dns_config.a_record_limit` (0 = unlimited).
+    pub dns_a_record_limit: usize,
+    /// `dns_config.udp_answer_limit` (default 3).
+    pub dns_udp_answer_limit: usize,
+    /// `alt_domain`: a second domain answered like `domain` (with a trailing dot).
+    pub alt_domain: Option<String>,
     /// DNS domain (`consul.`).
     pub domain: String,
     /// Upstream DNS servers.

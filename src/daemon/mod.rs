@@ -278,7 +278,32 @@ async fn serve(
         }
     }
 
+    // DNS reads this server's catalog; client agents cannot serve it yet (they hold none).
+    let mut dns_task = None;
+    if let Some(port) = config.ports.dns {
+        if cluster.has_catalog() {
+            let addrs: Vec<SocketAddr> = config
+                .dns_addrs
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect();
+            let settings = crate::dns::Settings::from_config(config);
+            let task = crate::dns::serve(&addrs, store.clone(), settings, root.child_token())
+                .await
+                .map_err(|source| DaemonError::Io {
+                    what: format!("binding DNS on port {port}"),
+                    source,
+                })?;
+            dns_task = Some(task);
+        } else {
+            tracing::warn!("agent: DNS on client agents is not available in this Berth build yet; the DNS port is not bound");
+        }
+    }
+
     let tracker = TaskTracker::new();
+    if let Some(task) = dns_task {
+        tracker.spawn(task);
+    }
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(4);
     let left = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let http_stop = root.child_token();
@@ -399,9 +424,6 @@ async fn serve(
     tracker.close();
     for w in &config.warnings {
         tracing::warn!("agent: {w}");
-    }
-    if config.ports.dns.is_some() {
-        tracing::warn!("agent: the DNS interface is not part of this Berth build yet; the DNS port is not bound");
     }
     tracing::info!(node = %config.node_name, datacenter = %config.datacenter, "agent: Consul agent running!");
 

@@ -9,6 +9,7 @@ mod checks;
 mod cli;
 mod cluster;
 mod config_errors;
+mod dns;
 #[cfg(feature = "docker-tests")]
 mod docker;
 mod gossip;
