@@ -25,10 +25,6 @@ pub fn run(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = daemon::preflight(&config) {
-        eprintln!("==> Error starting agent: {e}");
-        return EXIT_USAGE;
-    }
     let set_level = logging_init(&config);
     print_banner(&config);
     let flags = Arc::new(flags);
@@ -50,10 +46,6 @@ pub fn run(args: &[String]) -> i32 {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => 0,
-        Err(e @ daemon::DaemonError::Unsupported(_)) => {
-            eprintln!("==> Error starting agent: {e}");
-            EXIT_USAGE
-        }
         Err(e) => {
             eprintln!("==> Error starting agent: {e}");
             1

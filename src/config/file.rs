@@ -168,6 +168,8 @@ pub struct FileConfig {
     pub dns_only_passing: Opt<bool>,
     /// `dns_config.a_record_limit`.
     pub dns_a_record_limit: Opt<i64>,
+    /// `dns_config.recursor_timeout`.
+    pub dns_recursor_timeout: Opt<String>,
     /// `dns_config.udp_answer_limit`.
     pub dns_udp_answer_limit: Opt<i64>,
     /// `alt_domain`.
@@ -198,7 +200,7 @@ impl FileConfig {
             check_deregister_interval_min, check_reap_interval, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             dns_node_ttl, dns_service_ttl, dns_only_passing, dns_a_record_limit,
-            dns_udp_answer_limit, alt_domain,
+            dns_udp_answer_limit, dns_recursor_timeout, alt_domain,
             domain);
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
         match (&mut self.node_meta, o.node_meta) {
@@ -353,6 +355,7 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                     "only_passing" => c.dns_only_passing = r.bool(&key, v),
                     "a_record_limit" => c.dns_a_record_limit = r.int(&key, v),
                     "udp_answer_limit" => c.dns_udp_answer_limit = r.int(&key, v),
+                    "recursor_timeout" => c.dns_recursor_timeout = r.string(&key, v),
                     _ => {}
                 }
             }

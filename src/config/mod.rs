@@ -227,6 +227,8 @@ pub struct RuntimeConfig {
     pub dns_a_record_limit: usize,
     /// `dns_config.udp_answer_limit` (default 3).
     pub dns_udp_answer_limit: usize,
+    /// `dns_config.recursor_timeout` (Consul: 2 s).
+    pub dns_recursor_timeout: Duration,
     /// `alt_domain`: a second domain answered like `domain` (with a trailing dot).
     pub alt_domain: Option<String>,
     /// DNS domain (`consul.`).

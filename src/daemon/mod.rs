@@ -25,10 +25,7 @@ use crate::rpc::Pool;
 
 mod membership;
 mod node_id;
-mod preflight;
 mod rpc_service;
-
-pub use preflight::preflight;
 
 /// Longest a graceful stop waits for each part.
 const GRACE: Duration = Duration::from_secs(5);
@@ -36,9 +33,6 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The configuration asks for something this build cannot do yet.
-    #[error("{0}")]
-    Unsupported(String),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -75,7 +69,6 @@ pub async fn run(
     hooks: Hooks,
     stop: CancellationToken,
 ) -> Result<(), DaemonError> {
-    preflight(&config)?;
     let signals = Signals::install()?;
     let data_dir = if config.dev {
         None

@@ -3,11 +3,12 @@
 //! server's catalog (stale reads: Consul's `allow_stale` default).
 //!
 //! `name.rs` parses names (pure), `answer.rs` builds records from the catalog, this file
-//! speaks DNS: EDNS echo, Consul's UDP answer cap, SOA on NXDOMAIN/NODATA, REFUSED outside
-//! our domains (recursors are not built yet; `-recursor` is refused at start-up).
+//! speaks DNS: EDNS echo, Consul's UDP answer cap, SOA on NXDOMAIN/NODATA; names outside our
+//! domains go to the recursors (`recurse.rs`), or get REFUSED when there are none.
 
 pub mod answer;
 pub mod name;
+pub mod recurse;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Settings {
     pub a_record_limit: usize,
     /// `dns_config.udp_answer_limit`: answers in a UDP reply without EDNS (default 3, max 8).
     pub udp_answer_limit: usize,
+    /// `recursors` with `dns_config.recursor_timeout`; `None` when there are none (REFUSED).
+    pub recursors: Option<recurse::Recursors>,
 }
 
 impl Settings {
@@ -56,6 +59,14 @@ impl Settings {
             only_passing: c.dns_only_passing,
             a_record_limit: c.dns_a_record_limit,
             udp_answer_limit: c.dns_udp_answer_limit,
+            recursors: (!c.recursors.is_empty()).then(|| recurse::Recursors {
+                addrs: c
+                    .recursors
+                    .iter()
+                    .filter_map(|r| recurse::parse_addr(r))
+                    .collect(),
+                timeout: c.dns_recursor_timeout,
+            }),
         }
     }
 
@@ -114,7 +125,23 @@ impl RequestHandler for Handler {
         let qname = q.name().clone().into();
         let (reply, domain) = match name::parse(&q.name().to_string(), &self.settings.domains) {
             name::Parsed::Outside => {
-                return send(&mut response_handle, fail(ResponseCode::Refused), request).await
+                let Some(recursors) = &self.settings.recursors else {
+                    return send(&mut response_handle, fail(ResponseCode::Refused), request).await;
+                };
+                let Some(upstream) = recursors.exchange(request.as_slice()).await else {
+                    return send(&mut response_handle, fail(ResponseCode::ServFail), request).await;
+                };
+                let mut md = Metadata::response_from_request(&request.metadata);
+                md.recursion_available = true;
+                md.response_code = upstream.metadata.response_code;
+                let response = MessageResponseBuilder::new(&request.queries, edns).build(
+                    md,
+                    upstream.answers.iter(),
+                    upstream.authorities.iter(),
+                    std::iter::empty(),
+                    upstream.additionals.iter(),
+                );
+                return send(&mut response_handle, response, request).await;
             }
             name::Parsed::Inside(None, domain) => (
                 answer::Reply {
@@ -144,7 +171,7 @@ impl RequestHandler for Handler {
         };
         let mut md = Metadata::response_from_request(&request.metadata);
         md.authoritative = true;
-        md.recursion_available = false;
+        md.recursion_available = self.settings.recursors.is_some();
         md.response_code = reply.rcode;
         let response = MessageResponseBuilder::new(&request.queries, edns).build(
             md,

@@ -71,12 +71,15 @@ fn validate_command() {
 }
 
 #[test]
-fn later_issue_flags_say_what_is_missing() {
+fn later_issue_settings_say_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("https.json");
+    std::fs::write(&conf, r#"{"ports": {"https": 8501}}"#).unwrap();
     let (code, _, err) = run_cli(&[
         "agent",
         "-dev",
         &format!("-http-port={}", free_port()),
-        "-recursor=127.0.0.1",
+        &format!("-config-file={}", conf.display()),
     ]);
     assert_eq!(code, 64);
     assert!(err.to_lowercase().contains("not available"), "{err}");

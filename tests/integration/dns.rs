@@ -249,3 +249,33 @@ async fn bad_packets_do_not_stall_the_server() {
     assert_eq!(status(&out), "NOTIMP", "{out}");
     assert_eq!(short(port, &["ok.service.consul"]), vec!["10.5.0.1"]);
 }
+
+/// Names outside `consul.` go to the recursors in order: a dead one is skipped, the answer
+/// (or NXDOMAIN) of the next is passed on with RA set; with every recursor dead, SERVFAIL.
+/// The recursor is another Berth serving the `test.` domain, started by this test.
+#[tokio::test]
+async fn recursion_through_loopback_recursors() {
+    let (upstream, up_port) = agent(&["-domain=test"]);
+    let c = Client::new();
+    register(&c, &upstream, json!({"Name": "far", "Address": "10.9.0.1"})).await;
+    let dead = free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("recursors.json");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"{{"recursors": ["127.0.0.1:{dead}", "127.0.0.1:{up_port}"],
+                "dns_config": {{"recursor_timeout": "500ms"}}}}"#
+        ),
+    )
+    .unwrap();
+    let conf_flag = format!("-config-file={}", conf.display());
+    let (_a, port) = agent(&[&conf_flag]);
+    assert_eq!(short(port, &["far.service.test"]), vec!["10.9.0.1"]);
+    let out = dig(port, &["far.service.test"]);
+    assert!(out.contains(" ra"), "recursion available: {out}");
+    assert_eq!(status(&dig(port, &["nope.service.test"])), "NXDOMAIN");
+    let only_dead = format!("-recursor=127.0.0.1:{dead}");
+    let (_b, port_b) = agent(&[&only_dead]);
+    assert_eq!(status(&dig(port_b, &["far.service.test"])), "SERVFAIL");
+}
