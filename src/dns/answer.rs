@@ -51,14 +51,22 @@ impl Reply {
 }
 
 /// The reply for `lookup` of type `qtype`; `domain` is the domain the query used.
-pub fn answer(
-    t: &Tables,
-    s: &Settings,
-    lookup: &Lookup,
-    qtype: RecordType,
-    domain: &str,
-    qname: &Name,
-) -> Reply {
+/// What a reply may hold: the query's name and type, the domain it used, and how many service
+/// instances fit (UDP without EDNS: Consul's `udp_answer_limit`).
+pub struct Ask<'a> {
+    /// The name asked, as it goes into the answers.
+    pub qname: &'a Name,
+    /// The record type asked.
+    pub qtype: RecordType,
+    /// Our domain the name is under.
+    pub domain: &'a str,
+    /// At most this many instances are answered (chosen after the shuffle).
+    pub max_instances: usize,
+}
+
+/// The reply for `lookup`.
+pub fn answer(t: &Tables, s: &Settings, lookup: &Lookup, ask: &Ask<'_>) -> Reply {
+    let (qtype, domain, qname) = (ask.qtype, ask.domain, ask.qname);
     let dc_ok = |dc: &Option<String>| {
         dc.as_deref()
             .is_none_or(|d| d.eq_ignore_ascii_case(&s.datacenter))
@@ -70,11 +78,14 @@ pub fn answer(
         {
             Reply::nxdomain()
         }
-        Lookup::Service { service, tag, .. } => {
-            service_reply(t, s, service, tag.as_deref(), qtype, domain, qname)
-        }
+        Lookup::Service { service, tag, .. } => service_reply(t, s, service, tag.as_deref(), ask),
         Lookup::Node { node, .. } => {
-            let Some(n) = t.nodes.values().find(|n| n.name.eq_ignore_ascii_case(node)) else {
+            // The name as asked (lower case) first; a mixed-case node name needs the scan.
+            let found = t
+                .nodes
+                .get(node)
+                .or_else(|| t.nodes.values().find(|n| n.name.eq_ignore_ascii_case(node)));
+            let Some(n) = found else {
                 return Reply::nxdomain();
             };
             let Ok(ip) = n.address.parse::<IpAddr>() else {
@@ -161,15 +172,20 @@ fn service_reply(
     s: &Settings,
     service: &str,
     tag: Option<&str>,
-    qtype: RecordType,
-    domain: &str,
-    qname: &Name,
+    ask: &Ask<'_>,
 ) -> Reply {
-    let (names, _) = t.services();
-    let Some(name) = names.keys().find(|n| n.eq_ignore_ascii_case(service)) else {
-        return Reply::nxdomain();
-    };
-    let (all, _) = t.health_service(name, &[], false);
+    let (qtype, domain, qname) = (ask.qtype, ask.domain, ask.qname);
+    // The name as asked (lower case) first; a mixed-case service name needs the scan.
+    let (mut all, _) = t.health_service(service, &[], false);
+    let mut name = service.to_string();
+    if all.is_empty() {
+        let (names, _) = t.services();
+        let Some(found) = names.keys().find(|n| n.eq_ignore_ascii_case(service)) else {
+            return Reply::nxdomain();
+        };
+        name = found.clone();
+        all = t.health_service(&name, &[], false).0;
+    }
     let mut live: Vec<&ServiceHealth<'_>> = all
         .iter()
         .filter(|h| {
@@ -181,7 +197,8 @@ fn service_reply(
         return Reply::nxdomain();
     }
     live.shuffle(&mut rand::thread_rng());
-    let ttl = s.service_ttl(name);
+    live.truncate(ask.max_instances.max(1));
+    let ttl = s.service_ttl(&name);
     let mut answers = Vec::new();
     let mut additionals = Vec::new();
     match qtype {

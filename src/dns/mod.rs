@@ -152,18 +152,23 @@ impl RequestHandler for Handler {
                 domain,
             ),
             name::Parsed::Inside(Some(lookup), domain) => {
+                let max_instances = if info.protocol == Protocol::Udp && edns.is_none() {
+                    self.settings.udp_answer_limit.clamp(1, 8)
+                } else {
+                    usize::MAX
+                };
+                let ask = answer::Ask {
+                    qname: &qname,
+                    qtype,
+                    domain: &domain,
+                    max_instances,
+                };
                 let reply = self
                     .store
-                    .read(|t| answer::answer(t, &self.settings, &lookup, qtype, &domain, &qname));
+                    .read(|t| answer::answer(t, &self.settings, &lookup, &ask));
                 (reply, domain)
             }
         };
-        let mut reply = reply;
-        if info.protocol == Protocol::Udp && edns.is_none() {
-            let cap = self.settings.udp_answer_limit.clamp(1, 8);
-            reply.answers.truncate(cap);
-            keep_targets(&mut reply);
-        }
         let soa: Vec<Record> = if reply.soa {
             vec![answer::soa_record(&domain)]
         } else {
@@ -182,19 +187,6 @@ impl RequestHandler for Handler {
         );
         send(&mut response_handle, response, request).await
     }
-}
-
-/// Drops additional records whose SRV answer was trimmed away.
-fn keep_targets(reply: &mut answer::Reply) {
-    let targets: Vec<_> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            hickory_proto::rr::RData::SRV(srv) => Some(srv.target.clone()),
-            _ => None,
-        })
-        .collect();
-    reply.additionals.retain(|r| targets.contains(&r.name));
 }
 
 async fn send<'a, R: ResponseHandler>(
