@@ -219,6 +219,41 @@ mod tests {
         );
     }
 
+    /// Random names built from DNS-ish pieces (dots, underscores, hex, kind labels, odd
+    /// bytes): the parser never panics, and every service it returns is one of the labels.
+    #[test]
+    fn random_names_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let pieces = [
+            "service", "node", "addr", "query", "dc", "consul", "_web", "_tcp", "_", ".", "..",
+            "7f000001", "zz", "web", "v1", "é", "\\", "\u{0}", "-", "*", "A",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let domains = ["consul.".to_string(), "alt.test.".to_string()];
+        for _ in 0..20_000 {
+            let n = rng.gen_range(0..10);
+            let mut name = String::new();
+            for _ in 0..n {
+                name.push_str(pieces[rng.gen_range(0..pieces.len())]);
+                if rng.gen_bool(0.7) {
+                    name.push('.');
+                }
+            }
+            name.push_str(if rng.gen_bool(0.8) {
+                "consul."
+            } else {
+                "example."
+            });
+            if let Parsed::Inside(Some(Lookup::Service { service, .. }), _) = parse(&name, &domains)
+            {
+                assert!(
+                    !service.is_empty() && name.to_ascii_lowercase().contains(&service),
+                    "{name}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn unknown_names_are_nxdomain_and_others_outside() {
         for name in [

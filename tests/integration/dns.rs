@@ -160,7 +160,10 @@ async fn thirty_instances_udp_caps_and_tcp_fallback() {
     // UDP without EDNS: Consul's udp_answer_limit (3).
     assert_eq!(short(port, &["+noedns", "big.service.consul"]).len(), 3);
     let out = dig(port, &["+noedns", "big.service.consul", "SRV"]);
-    assert!(out.contains("ANSWER: 3, AUTHORITY: 0, ADDITIONAL: 3"), "targets match answers: {out}");
+    assert!(
+        out.contains("ANSWER: 3, AUTHORITY: 0, ADDITIONAL: 3"),
+        "targets match answers: {out}"
+    );
     // EDNS with room: all 30. TCP: all 30.
     assert_eq!(
         short(port, &["+bufsize=4096", "big.service.consul"]).len(),
