@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use warp::Filter;
 
-use crate::harness::{free_port, Agent};
+use crate::harness::{config_file, free_port, Agent};
 use crate::{index_of, Client};
 
 /// Waits until check `id` of `service` has `status`; returns the check. An interval is 1 s and
@@ -382,14 +382,8 @@ async fn alias_mirrors_a_failing_service() {
 
 #[tokio::test]
 async fn critical_service_is_deregistered_after_its_limit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("reap.json");
-    std::fs::write(
-        &conf,
-        r#"{"check_reap_interval": "200ms", "check_deregister_interval_min": "1s"}"#,
-    )
-    .unwrap();
-    let conf_flag = format!("-config-file={}", conf.display());
+    let (_conf_dir, conf_flag) =
+        config_file(r#"{"check_reap_interval": "200ms", "check_deregister_interval_min": "1s"}"#);
     let a = Agent::start(&["-dev", &conf_flag]);
     let c = Client::new();
     let closed = free_port();
@@ -567,15 +561,10 @@ async fn output_caps_redirects_and_failure_thresholds() {
 
 #[tokio::test]
 async fn local_script_checks_come_only_from_config_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("local.json");
-    std::fs::write(
-        &conf,
+    let (_conf_dir, conf_flag) = config_file(
         r#"{"enable_local_script_checks": true,
             "services": [{"name": "cfg", "check": {"args": ["/bin/sh", "-c", "echo ok"], "interval": "1s"}}]}"#,
-    )
-    .unwrap();
-    let conf_flag = format!("-config-file={}", conf.display());
+    );
     let a = Agent::start(&["-dev", &conf_flag]);
     let c = Client::new();
     let ch = wait_status(&c, &a, "cfg", "service:cfg", "passing").await;
@@ -614,10 +603,7 @@ async fn local_script_checks_come_only_from_config_files() {
 #[tokio::test]
 async fn deferred_output_reaches_the_catalog_after_the_update_interval() {
     let port = counter_server().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("fast.json");
-    std::fs::write(&conf, r#"{"check_update_interval": "1s"}"#).unwrap();
-    let conf_flag = format!("-config-file={}", conf.display());
+    let (_conf_dir, conf_flag) = config_file(r#"{"check_update_interval": "1s"}"#);
     let a = Agent::start(&["-dev", &conf_flag]);
     let c = Client::new();
     register(

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::harness::{free_port, Agent};
+use crate::harness::{config_file, free_port, Agent};
 use crate::Client;
 
 /// A dev agent with its DNS on a known port, plus `extra` flags.
@@ -186,15 +186,10 @@ async fn thirty_instances_udp_caps_and_tcp_fallback() {
 
 #[tokio::test]
 async fn dns_config_ttls_limits_and_only_passing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("dns.json");
-    std::fs::write(
-        &conf,
+    let (_conf_dir, conf_flag) = config_file(
         r#"{"dns_config": {"node_ttl": "30s", "service_ttl": {"*": "5s", "db": "10s"},
             "a_record_limit": 2, "only_passing": true}}"#,
-    )
-    .unwrap();
-    let conf_flag = format!("-config-file={}", conf.display());
+    );
     let (a, port) = agent(&["-node=ttl1", &conf_flag]);
     let c = Client::new();
     for i in 1..=4 {
@@ -264,17 +259,10 @@ async fn recursion_through_loopback_recursors() {
     let c = Client::new();
     register(&c, &upstream, json!({"Name": "far", "Address": "10.9.0.1"})).await;
     let dead = free_port();
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("recursors.json");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"{{"recursors": ["127.0.0.1:{dead}", "127.0.0.1:{up_port}"],
+    let (_conf_dir, conf_flag) = config_file(format!(
+        r#"{{"recursors": ["127.0.0.1:{dead}", "127.0.0.1:{up_port}"],
                 "dns_config": {{"recursor_timeout": "500ms"}}}}"#
-        ),
-    )
-    .unwrap();
-    let conf_flag = format!("-config-file={}", conf.display());
+    ));
     let (_a, port) = agent(&[&conf_flag]);
     assert_eq!(short(port, &["far.service.test"]), vec!["10.9.0.1"]);
     let out = dig(port, &["far.service.test"]);

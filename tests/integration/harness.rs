@@ -39,6 +39,16 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A config file holding `contents` in a fresh temp dir (kept while the returned dir lives)
+/// and the `-config-file=` flag that loads it.
+pub fn config_file(contents: impl AsRef<[u8]>) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, contents).unwrap();
+    let flag = format!("-config-file={}", path.display());
+    (dir, flag)
+}
+
 /// Path of the binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_berth")
