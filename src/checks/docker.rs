@@ -42,16 +42,9 @@ pub async fn run(
     max_output: usize,
 ) -> Outcome {
     match tokio::time::timeout(timeout, exec(engine, container, args, max_output)).await {
-        Ok(Ok((code, output))) => match code {
-            0 => Outcome::passing(output),
-            1 => Outcome::warning(output),
-            _ => Outcome::critical(output),
-        },
+        Ok(Ok((code, output))) => Outcome::from_exit(Some(code), output),
         Ok(Err(e)) => Outcome::critical(e),
-        Err(_) => Outcome::critical(format!(
-            "Timed out ({}) running check",
-            crate::duration::format(timeout)
-        )),
+        Err(_) => Outcome::timed_out(timeout, ""),
     }
 }
 

@@ -51,6 +51,29 @@ impl Outcome {
             output,
         }
     }
+
+    /// A command's verdict (script and docker checks): exit 0 passing, 1 warning, anything
+    /// else (or killed by a signal: `None`) critical.
+    fn from_exit(code: Option<i64>, output: String) -> Self {
+        match code {
+            Some(0) => Outcome::passing(output),
+            Some(1) => Outcome::warning(output),
+            _ => Outcome::critical(output),
+        }
+    }
+
+    /// A command that ran past its timeout, with whatever it printed (Consul's text).
+    fn timed_out(timeout: std::time::Duration, output: &str) -> Self {
+        let mut msg = format!(
+            "Timed out ({}) running check",
+            crate::duration::format(timeout)
+        );
+        if !output.is_empty() {
+            msg.push_str("\n\n");
+            msg.push_str(output);
+        }
+        Outcome::critical(msg)
+    }
 }
 
 /// What check tasks share: HTTP clients and the Docker connection.

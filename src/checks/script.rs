@@ -60,26 +60,12 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
         Err(_) => {
             group.kill();
             let _ = child.wait().await;
-            let mut msg = format!(
-                "Timed out ({}) running check",
-                crate::duration::format(timeout)
-            );
-            let output = tail.finish();
-            if !output.is_empty() {
-                msg.push_str("\n\n");
-                msg.push_str(&output);
-            }
-            Outcome::critical(msg)
+            Outcome::timed_out(timeout, &tail.finish())
         }
         Ok(Err(e)) => Outcome::critical(format!("Failed to run {program:?}: {e}")),
         Ok(Ok(status)) => {
             group.0 = None;
-            let output = tail.finish();
-            match status.code() {
-                Some(0) => Outcome::passing(output),
-                Some(1) => Outcome::warning(output),
-                _ => Outcome::critical(output),
-            }
+            Outcome::from_exit(status.code().map(i64::from), tail.finish())
         }
     }
 }
