@@ -141,17 +141,23 @@ impl Cluster {
         req: ForwardedHttp,
         timeout: Duration,
     ) -> Result<ForwardedResponse, WriteError> {
-        let req = Request::Http(req);
-        let reply = match addr {
-            Some(a) => self.pool.call(a, &req, timeout).await.map_err(rpc_error)?,
-            None => self.call_any(&req, timeout).await?,
-        };
-        match reply {
+        match self.ask(addr, Request::Http(req), timeout).await? {
             Reply::Http(r) => Ok(r),
-            _ => Err(WriteError::Rpc(format!(
-                "unexpected reply to {}",
-                req.kind()
-            ))),
+            _ => Err(WriteError::Rpc("unexpected reply to Http".into())),
+        }
+    }
+
+    /// Sends a read request to `addr` (a server, e.g. the leader), or `None` for any server
+    /// this agent knows; the reply is the caller's to match.
+    pub async fn ask(
+        &self,
+        addr: Option<&str>,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Reply, WriteError> {
+        match addr {
+            Some(a) => self.pool.call(a, &req, timeout).await.map_err(rpc_error),
+            None => self.call_any(&req, timeout).await,
         }
     }
 

@@ -350,6 +350,22 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
     }
     let dns_a_record_limit = b.count(&c.dns_a_record_limit, 0) as usize;
     let dns_udp_answer_limit = b.positive(&c.dns_udp_answer_limit, 3, 1) as usize;
+    let dns_recursor_random = match &c.dns_recursor_strategy {
+        None => false,
+        Some(s) if s.value == "sequential" => false,
+        Some(s) if s.value == "random" => true,
+        Some(s) => {
+            b.err(
+                s,
+                format!("{:?} is not \"sequential\" or \"random\"", s.value),
+            );
+            false
+        }
+    };
+    let mut dns_soa = [3600, 600, 86400, 0];
+    for (slot, o) in dns_soa.iter_mut().zip(&c.dns_soa) {
+        *slot = b.count(o, *slot);
+    }
     for s in &c.recursors {
         if s.value.parse::<IpAddr>().is_err() && s.value.parse::<SocketAddr>().is_err() {
             b.err(s, format!("{:?} is not an IP address or ip:port", s.value));
@@ -441,6 +457,11 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         dns_a_record_limit,
         dns_udp_answer_limit,
         dns_recursor_timeout: b.duration(&c.dns_recursor_timeout, Duration::from_secs(2)),
+        dns_recursor_random,
+        dns_enable_truncate: b.get(&c.dns_enable_truncate, false),
+        dns_disable_compression: b.get(&c.dns_disable_compression, false),
+        dns_node_meta_txt: b.get(&c.dns_node_meta_txt, true),
+        dns_soa,
         alt_domain,
         domain,
         recursors: c.recursors.iter().map(|s| s.value.clone()).collect(),

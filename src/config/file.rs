@@ -172,6 +172,16 @@ pub struct FileConfig {
     pub dns_recursor_timeout: Opt<String>,
     /// `dns_config.udp_answer_limit`.
     pub dns_udp_answer_limit: Opt<i64>,
+    /// `dns_config.enable_truncate`.
+    pub dns_enable_truncate: Opt<bool>,
+    /// `dns_config.disable_compression`.
+    pub dns_disable_compression: Opt<bool>,
+    /// `dns_config.enable_additional_node_meta_txt`.
+    pub dns_node_meta_txt: Opt<bool>,
+    /// `dns_config.recursor_strategy` (`sequential` or `random`).
+    pub dns_recursor_strategy: Opt<String>,
+    /// `dns_config.soa.refresh`, `.retry`, `.expire`, `.min_ttl`.
+    pub dns_soa: [Opt<i64>; 4],
     /// `alt_domain`.
     pub alt_domain: Opt<String>,
     /// `domain`.
@@ -200,8 +210,14 @@ impl FileConfig {
             check_deregister_interval_min, check_reap_interval, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             dns_node_ttl, dns_service_ttl, dns_only_passing, dns_a_record_limit,
-            dns_udp_answer_limit, dns_recursor_timeout, alt_domain,
+            dns_udp_answer_limit, dns_recursor_timeout, dns_enable_truncate,
+            dns_disable_compression, dns_node_meta_txt, dns_recursor_strategy, alt_domain,
             domain);
+        for (mine, theirs) in self.dns_soa.iter_mut().zip(o.dns_soa) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
         later_wins!(self.ports, o.ports; http, dns, server, serf_lan, serf_wan, https, grpc, grpc_tls);
         match (&mut self.node_meta, o.node_meta) {
             (Some(mine), Some(theirs)) => {
@@ -356,6 +372,20 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                     "a_record_limit" => c.dns_a_record_limit = r.int(&key, v),
                     "udp_answer_limit" => c.dns_udp_answer_limit = r.int(&key, v),
                     "recursor_timeout" => c.dns_recursor_timeout = r.string(&key, v),
+                    "enable_truncate" => c.dns_enable_truncate = r.bool(&key, v),
+                    "disable_compression" => c.dns_disable_compression = r.bool(&key, v),
+                    "enable_additional_node_meta_txt" => c.dns_node_meta_txt = r.bool(&key, v),
+                    "recursor_strategy" => c.dns_recursor_strategy = r.string(&key, v),
+                    "soa" => {
+                        for (field, v) in r.table(&key, v, keys::DNS_SOA) {
+                            let at = keys::DNS_SOA.iter().position(|f| *f == field);
+                            let value = r.int(&format!("{key}.{field}"), v);
+                            if let Some(i) = at {
+                                c.dns_soa[i] = value;
+                            }
+                        }
+                    }
+                    // use_cache / cache_max_age: Berth's DNS reads need no agent cache.
                     _ => {}
                 }
             }

@@ -84,8 +84,8 @@ pub(crate) const GOSSIP_LAN: &[&str] = &[
     "retransmit_mult",
     "suspicion_mult",
 ];
-/// Keys of `dns_config`. `allow_stale` and `max_stale` are read now (they say which servers
-/// may answer DNS reads); the others are accepted for the DNS interface to use when it lands.
+/// Keys of `dns_config` (all read; `use_cache` and `cache_max_age` are accepted and have no
+/// effect: Berth's DNS reads the local catalog or a server, with no agent cache between).
 pub(crate) const DNS_CONFIG: &[&str] = &[
     "allow_stale",
     "max_stale",
@@ -103,6 +103,8 @@ pub(crate) const DNS_CONFIG: &[&str] = &[
     "use_cache",
     "cache_max_age",
 ];
+/// Keys of `dns_config.soa`, in the order `RuntimeConfig::dns_soa` holds them.
+pub(crate) const DNS_SOA: &[&str] = &["refresh", "retry", "expire", "min_ttl"];
 /// Keys of `performance`.
 pub(crate) const PERFORMANCE: &[&str] = &["raft_multiplier"];
 

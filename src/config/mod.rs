@@ -229,6 +229,16 @@ pub struct RuntimeConfig {
     pub dns_udp_answer_limit: usize,
     /// `dns_config.recursor_timeout` (Consul: 2 s).
     pub dns_recursor_timeout: Duration,
+    /// `dns_config.recursor_strategy = "random"` (else `sequential`).
+    pub dns_recursor_random: bool,
+    /// `dns_config.enable_truncate`: TC on trimmed UDP answers.
+    pub dns_enable_truncate: bool,
+    /// `dns_config.disable_compression`.
+    pub dns_disable_compression: bool,
+    /// `dns_config.enable_additional_node_meta_txt` (default true).
+    pub dns_node_meta_txt: bool,
+    /// `dns_config.soa`: refresh, retry, expire, min_ttl (Consul: 3600, 600, 86400, 0).
+    pub dns_soa: [u32; 4],
     /// `alt_domain`: a second domain answered like `domain` (with a trailing dot).
     pub alt_domain: Option<String>,
     /// DNS domain (`consul.`).

@@ -271,26 +271,23 @@ async fn serve(
         }
     }
 
-    // DNS reads this server's catalog; client agents cannot serve it yet (they hold none).
+    // DNS reads this server's catalog, or (client agents) a server's over RPC.
     let mut dns_task = None;
     if let Some(port) = config.ports.dns {
-        if cluster.has_catalog() {
-            let addrs: Vec<SocketAddr> = config
-                .dns_addrs
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, port))
-                .collect();
-            let settings = crate::dns::Settings::from_config(config);
-            let task = crate::dns::serve(&addrs, store.clone(), settings, root.child_token())
-                .await
-                .map_err(|source| DaemonError::Io {
-                    what: format!("binding DNS on port {port}"),
-                    source,
-                })?;
-            dns_task = Some(task);
-        } else {
-            tracing::warn!("agent: DNS on client agents is not available in this Berth build yet; the DNS port is not bound");
-        }
+        let addrs: Vec<SocketAddr> = config
+            .dns_addrs
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        let settings = crate::dns::Settings::from_config(config);
+        let source = crate::dns::source::Source::new(store.clone(), cluster.clone());
+        let task = crate::dns::serve(&addrs, source, settings, root.child_token())
+            .await
+            .map_err(|source| DaemonError::Io {
+                what: format!("binding DNS on port {port}"),
+                source,
+            })?;
+        dns_task = Some(task);
     }
 
     let tracker = TaskTracker::new();

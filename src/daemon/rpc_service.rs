@@ -42,6 +42,16 @@ impl Service for RpcService {
                 Request::NodeState { node } => {
                     Reply::NodeState(Ok(crate::cluster::local_node_state(&self.store, &node)))
                 }
+                Request::Dns {
+                    lookup,
+                    stale,
+                    forwarded,
+                } => {
+                    let source =
+                        crate::dns::source::Source::new(self.store.clone(), self.cluster.clone());
+                    let found = source.fetch(&lookup, stale, forwarded).await;
+                    Reply::Dns(found.map_err(|e| e.to_string()))
+                }
                 Request::RaftStatus => match self.raft.is_initialized().await {
                     Ok(initialized) => Reply::RaftStatus { initialized },
                     Err(e) => Reply::Error(e.to_string()),

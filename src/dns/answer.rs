@@ -7,14 +7,13 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::seq::SliceRandom;
 
+use super::found::{Found, Instance, NodeEntry};
 use super::name::{hex_label, Lookup};
-use super::Settings;
-use crate::catalog::query::ServiceHealth;
-use crate::catalog::Tables;
+use super::{Settings, SoaSettings};
 use crate::model::Health;
 
 /// The sections of a reply.
@@ -64,41 +63,84 @@ pub struct Ask<'a> {
     pub max_instances: usize,
 }
 
-/// The reply for `lookup`.
-pub fn answer(t: &Tables, s: &Settings, lookup: &Lookup, ask: &Ask<'_>) -> Reply {
+/// The reply for `lookup`, built from what the catalog `found` for it.
+pub fn answer(found: &Found, s: &Settings, lookup: &Lookup, ask: &Ask<'_>) -> Reply {
     let (qtype, domain, qname) = (ask.qtype, ask.domain, ask.qname);
-    let dc_ok = |dc: &Option<String>| {
-        dc.as_deref()
-            .is_none_or(|d| d.eq_ignore_ascii_case(&s.datacenter))
-    };
-    match lookup {
-        Lookup::Apex => apex(t, s, qtype, domain, qname),
-        Lookup::Service { dc, .. } | Lookup::Node { dc, .. } | Lookup::Addr { dc, .. }
-            if !dc_ok(dc) =>
-        {
-            Reply::nxdomain()
-        }
-        Lookup::Service { service, tag, .. } => service_reply(t, s, service, tag.as_deref(), ask),
-        Lookup::Node { node, .. } => {
-            // The name as asked (lower case) first; a mixed-case node name needs the scan.
-            let found = t
-                .nodes
-                .get(node)
-                .or_else(|| t.nodes.values().find(|n| n.name.eq_ignore_ascii_case(node)));
-            let Some(n) = found else {
-                return Reply::nxdomain();
-            };
-            let Ok(ip) = n.address.parse::<IpAddr>() else {
-                return Reply::records(Vec::new(), Vec::new());
-            };
-            let rec = address_record(qname.clone(), ip, s.node_ttl, qtype);
-            Reply::records(rec.into_iter().collect(), Vec::new())
-        }
-        Lookup::Addr { ip, .. } => {
+    match (lookup, found) {
+        (Lookup::Apex, Found::Servers(servers)) => apex(servers, s, ask),
+        (Lookup::Apex, _) => apex(&[], s, ask),
+        (Lookup::Addr { ip, .. }, _) => {
             let rec = address_record(qname.clone(), *ip, s.node_ttl, qtype);
             Reply::records(rec.into_iter().collect(), Vec::new())
         }
+        (_, Found::Service { name, instances }) => service_reply(s, name, instances, ask),
+        (_, Found::Node(n)) => node_reply(s, n, ask),
+        (_, Found::Owner { node, name }) => {
+            if !matches!(qtype, RecordType::PTR | RecordType::ANY) {
+                return Reply::records(Vec::new(), Vec::new());
+            }
+            let kind = if *node { "node" } else { "service" };
+            let Ok(target) = Name::from_ascii(format!("{name}.{kind}.{}.{domain}", s.datacenter))
+            else {
+                return Reply::nxdomain();
+            };
+            let rec = Record::from_rdata(qname.clone(), s.node_ttl, RData::PTR(PTR(target)));
+            Reply::records(vec![rec], Vec::new())
+        }
+        _ => Reply::nxdomain(),
     }
+}
+
+/// A node's address (A/AAAA, or CNAME for a host name) and its meta as TXT records: in the
+/// answer for TXT and ANY, else in the additional section (`enable_additional_node_meta_txt`).
+fn node_reply(s: &Settings, n: &NodeEntry, ask: &Ask<'_>) -> Reply {
+    let (qtype, qname) = (ask.qtype, ask.qname);
+    if !matches!(
+        qtype,
+        RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::TXT
+    ) {
+        return Reply::records(Vec::new(), Vec::new());
+    }
+    let mut answers = Vec::new();
+    if qtype != RecordType::TXT {
+        match n.address.parse::<IpAddr>() {
+            Ok(ip) => answers.extend(address_record(qname.clone(), ip, s.node_ttl, qtype)),
+            Err(_) => answers.extend(cname(qname, &n.address, s.node_ttl)),
+        }
+    }
+    let txt = meta_txt(qname, &n.meta, s.node_ttl);
+    if matches!(qtype, RecordType::TXT | RecordType::ANY) {
+        answers.extend(txt);
+        Reply::records(answers, Vec::new())
+    } else if answers.is_empty() {
+        Reply::records(answers, Vec::new())
+    } else {
+        let extra = if s.node_meta_txt { txt } else { Vec::new() };
+        Reply::records(answers, extra)
+    }
+}
+
+/// Node meta as RFC 1464 TXT records (`key=value`; `rfc1035-` keys give the bare value).
+fn meta_txt(name: &Name, meta: &[(String, String)], ttl: u32) -> Vec<Record> {
+    meta.iter()
+        .map(|(k, v)| {
+            let text = match k.strip_prefix("rfc1035-") {
+                Some(_) => v.clone(),
+                None => format!("{k}={v}"),
+            };
+            Record::from_rdata(name.clone(), ttl, RData::TXT(TXT::new(vec![text])))
+        })
+        .collect()
+}
+
+/// A CNAME to `host` (an address that is a host name), if it is a valid name.
+fn cname(name: &Name, host: &str, ttl: u32) -> Option<Record> {
+    let target = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))).ok()?;
+    Some(Record::from_rdata(
+        name.clone(),
+        ttl,
+        RData::CNAME(CNAME(target)),
+    ))
 }
 
 /// A or AAAA for `ip` when `qtype` asks for that family (or ANY).
@@ -114,31 +156,38 @@ fn address_record(name: Name, ip: IpAddr, ttl: u32, qtype: RecordType) -> Option
     }
 }
 
-/// The SOA record of `domain` (Consul's fixed fields; serial = now).
-pub fn soa_record(domain: &str) -> Record {
+/// The SOA record of `domain` (`dns_config.soa`; serial = now; record TTL = min_ttl).
+pub fn soa_record(domain: &str, soa: &SoaSettings) -> Record {
     let origin = Name::from_ascii(domain).unwrap_or_else(|_| Name::root());
     let ns = Name::from_ascii(format!("ns.{domain}")).unwrap_or_else(|_| origin.clone());
     let mbox = Name::from_ascii(format!("hostmaster.{domain}")).unwrap_or_else(|_| origin.clone());
     let serial = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as u32);
-    Record::from_rdata(
-        origin,
-        0,
-        RData::SOA(SOA::new(ns, mbox, serial, 3600, 600, 86400, 0)),
-    )
+    let rdata = SOA::new(
+        ns,
+        mbox,
+        serial,
+        soa.refresh as i32,
+        soa.retry as i32,
+        soa.expire as i32,
+        soa.min_ttl,
+    );
+    Record::from_rdata(origin, soa.min_ttl, RData::SOA(rdata))
 }
 
-fn apex(t: &Tables, s: &Settings, qtype: RecordType, domain: &str, qname: &Name) -> Reply {
+fn apex(servers: &[NodeEntry], s: &Settings, ask: &Ask<'_>) -> Reply {
+    let (qtype, domain, qname) = (ask.qtype, ask.domain, ask.qname);
     match qtype {
-        RecordType::SOA => Reply::records(vec![soa_record(domain)], Vec::new()),
+        RecordType::SOA => Reply::records(vec![soa_record(domain, &s.soa)], Vec::new()),
         RecordType::NS | RecordType::ANY => {
             let mut answers = Vec::new();
             let mut glue = Vec::new();
-            let (servers, _) = t.health_service("consul", &[], false);
-            for h in servers.iter().take(3) {
+            let mut servers: Vec<&NodeEntry> = servers.iter().collect();
+            servers.shuffle(&mut rand::thread_rng());
+            for n in servers.into_iter().take(3) {
                 let Ok(target) =
-                    Name::from_ascii(format!("{}.node.{}.{domain}", h.node.name, s.datacenter))
+                    Name::from_ascii(format!("{}.node.{}.{domain}", n.name, s.datacenter))
                 else {
                     continue;
                 };
@@ -147,7 +196,7 @@ fn apex(t: &Tables, s: &Settings, qtype: RecordType, domain: &str, qname: &Name)
                     s.node_ttl,
                     RData::NS(NS(target.clone())),
                 ));
-                if let Ok(ip) = h.node.address.parse::<IpAddr>() {
+                if let Ok(ip) = n.address.parse::<IpAddr>() {
                     glue.extend(address_record(target, ip, s.node_ttl, RecordType::ANY));
                 }
             }
@@ -158,95 +207,98 @@ fn apex(t: &Tables, s: &Settings, qtype: RecordType, domain: &str, qname: &Name)
 }
 
 /// Whether an instance is served: no critical check (no warning either with `only_passing`).
-fn healthy(h: &ServiceHealth<'_>, only_passing: bool) -> bool {
-    h.checks.iter().all(|c| match c.status {
+fn healthy(status: Health, only_passing: bool) -> bool {
+    match status {
         Health::Passing => true,
         Health::Warning => !only_passing,
         Health::Critical => false,
-    })
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn service_reply(
-    t: &Tables,
-    s: &Settings,
-    service: &str,
-    tag: Option<&str>,
-    ask: &Ask<'_>,
-) -> Reply {
+fn service_reply(s: &Settings, name: &str, instances: &[Instance], ask: &Ask<'_>) -> Reply {
     let (qtype, domain, qname) = (ask.qtype, ask.domain, ask.qname);
-    // The name as asked (lower case) first; a mixed-case service name needs the scan.
-    let (mut all, _) = t.health_service(service, &[], false);
-    let mut name = service.to_string();
-    if all.is_empty() {
-        let (names, _) = t.services();
-        let Some(found) = names.keys().find(|n| n.eq_ignore_ascii_case(service)) else {
-            return Reply::nxdomain();
-        };
-        name = found.clone();
-        all = t.health_service(&name, &[], false).0;
-    }
-    let mut live: Vec<&ServiceHealth<'_>> = all
+    let mut live: Vec<&Instance> = instances
         .iter()
-        .filter(|h| {
-            tag.is_none_or(|tag| h.service.tags.iter().any(|x| x.eq_ignore_ascii_case(tag)))
-        })
-        .filter(|h| healthy(h, s.only_passing))
+        .filter(|i| healthy(i.status, s.only_passing))
         .collect();
     if live.is_empty() {
         return Reply::nxdomain();
     }
     live.shuffle(&mut rand::thread_rng());
     live.truncate(ask.max_instances.max(1));
-    let ttl = s.service_ttl(&name);
+    let ttl = s.service_ttl(name);
     let mut answers = Vec::new();
     let mut additionals = Vec::new();
     match qtype {
         RecordType::SRV => {
-            for h in live {
-                let own: Option<IpAddr> = h.service.address.parse().ok();
-                let addr = own.or_else(|| h.node.address.parse().ok());
+            let mut seen = Vec::new();
+            for i in live {
+                let key = (&i.node.name, &i.address, i.port);
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                let own: Option<IpAddr> = i.address.parse().ok();
                 let target = match own {
                     Some(ip) => format!("{}.addr.{}.{domain}", hex_label(ip), s.datacenter),
-                    None => format!("{}.node.{}.{domain}", h.node.name, s.datacenter),
+                    None if !i.address.is_empty() => {
+                        format!("{}.", i.address.trim_end_matches('.'))
+                    }
+                    None => format!("{}.node.{}.{domain}", i.node.name, s.datacenter),
                 };
                 let Ok(target) = Name::from_ascii(&target) else {
                     continue;
                 };
-                let warning = h.checks.iter().any(|c| c.status == Health::Warning);
-                let w = if warning {
-                    h.service.weights.warning
+                let weight = if i.status == Health::Warning {
+                    i.weight_warning
                 } else {
-                    h.service.weights.passing
+                    i.weight_passing
                 };
                 let srv = SRV::new(
                     1,
-                    w.min(u32::from(u16::MAX)) as u16,
-                    h.service.port,
+                    weight.min(u32::from(u16::MAX)) as u16,
+                    i.port,
                     target.clone(),
                 );
                 answers.push(Record::from_rdata(qname.clone(), ttl, RData::SRV(srv)));
+                let addr = own.or_else(|| {
+                    i.address
+                        .is_empty()
+                        .then(|| i.node.address.parse().ok())
+                        .flatten()
+                });
                 if let Some(ip) = addr {
-                    additionals.extend(address_record(target, ip, ttl, RecordType::ANY));
+                    additionals.extend(address_record(target.clone(), ip, ttl, RecordType::ANY));
+                }
+                if s.node_meta_txt && i.address.is_empty() {
+                    additionals.extend(meta_txt(&target, &i.node.meta, ttl));
                 }
             }
         }
         _ => {
             let mut seen = Vec::new();
-            for h in live {
-                let addr = if h.service.address.is_empty() {
-                    &h.node.address
+            let mut hosts = Vec::new();
+            for i in live {
+                let addr = if i.address.is_empty() {
+                    &i.node.address
                 } else {
-                    &h.service.address
+                    &i.address
                 };
-                let Ok(ip) = addr.parse::<IpAddr>() else {
-                    continue;
-                };
-                if seen.contains(&ip) {
-                    continue;
+                match addr.parse::<IpAddr>() {
+                    Ok(ip) if !seen.contains(&ip) => {
+                        seen.push(ip);
+                        answers.extend(address_record(qname.clone(), ip, ttl, qtype));
+                    }
+                    Ok(_) => {}
+                    Err(_) if !hosts.contains(addr) => hosts.push(addr.clone()),
+                    Err(_) => {}
                 }
-                seen.push(ip);
-                answers.extend(address_record(qname.clone(), ip, ttl, qtype));
+            }
+            // Host-name addresses answer as CNAMEs, and only when no instance has an IP.
+            if seen.is_empty()
+                && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
+            {
+                answers.extend(hosts.iter().filter_map(|h| cname(qname, h, ttl)));
             }
             if s.a_record_limit > 0 {
                 answers.truncate(s.a_record_limit);

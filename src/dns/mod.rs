@@ -1,28 +1,35 @@
-//! Consul's DNS interface on `ports.dns` (8600), UDP and TCP: a hickory `RequestHandler` that
-//! answers `*.service`, `*.node` and `*.addr` names under `domain`/`alt_domain` from this
-//! server's catalog (stale reads: Consul's `allow_stale` default).
+//! Consul's DNS interface on `ports.dns` (8600), UDP and TCP: `*.service`, `*.node`,
+//! `*.addr` names under `domain`/`alt_domain` and reverse names, answered from the catalog
+//! (a server's own copy within `allow_stale`/`max_stale`, else the leader's; a client agent's
+//! servers); other names go to the `recursors`.
 //!
-//! `name.rs` parses names (pure), `answer.rs` builds records from the catalog, this file
-//! speaks DNS: EDNS echo, Consul's UDP answer cap, SOA on NXDOMAIN/NODATA; names outside our
-//! domains go to the recursors (`recurse.rs`), or get REFUSED when there are none.
+//! - `name.rs`: query names → `Lookup` (pure, fuzzed).
+//! - `found.rs`: the catalog data a lookup needs (owned: it crosses RPC).
+//! - `source.rs`: where that data comes from (consistency rules).
+//! - `answer.rs`: data → records, with this agent's `dns_config`.
+//! - `handler.rs`: bytes → bytes: protocol checks, routing, EDNS, SOA.
+//! - `wire.rs`: encoding within the transport's size (Consul's trimming, TC rule).
+//! - `udp.rs` / `tcp.rs`: the loops, with load shedding and connection limits.
+//! - `recurse.rs`: asking the recursors.
+//!
+//! hickory-proto gives the wire format; the serving loops are ours because hickory-server's
+//! UDP path spawns a task per datagram with no bound, so it cannot shed the oldest work.
 
 pub mod answer;
+pub mod found;
+pub mod handler;
 pub mod name;
 pub mod recurse;
+pub mod source;
+pub mod tcp;
+pub mod udp;
+pub mod wire;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Record, RecordType};
-use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
-use hickory_server::Server;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::Store;
 use crate::config::RuntimeConfig;
 
 /// What the DNS answers depend on (from `domain`, `alt_domain` and `dns_config`).
@@ -44,6 +51,32 @@ pub struct Settings {
     pub udp_answer_limit: usize,
     /// `recursors` with `dns_config.recursor_timeout`; `None` when there are none (REFUSED).
     pub recursors: Option<recurse::Recursors>,
+    /// `dns_config.allow_stale`: any server answers from its own copy.
+    pub allow_stale: bool,
+    /// `dns_config.max_stale`: ...unless it last heard from the leader longer ago.
+    pub max_stale: Duration,
+    /// `dns_config.enable_truncate`: set TC when an answer was trimmed to fit.
+    pub enable_truncate: bool,
+    /// `dns_config.disable_compression`.
+    pub disable_compression: bool,
+    /// `dns_config.enable_additional_node_meta_txt`: node meta as TXT in additional sections.
+    pub node_meta_txt: bool,
+    /// `dns_config.soa`.
+    pub soa: SoaSettings,
+}
+
+/// The SOA fields `dns_config.soa` sets (Consul: refresh 3600, retry 600, expire 86400,
+/// min_ttl 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoaSettings {
+    /// Refresh, seconds.
+    pub refresh: u32,
+    /// Retry, seconds.
+    pub retry: u32,
+    /// Expire, seconds.
+    pub expire: u32,
+    /// Minimum TTL (and the SOA record's own TTL), seconds.
+    pub min_ttl: u32,
 }
 
 impl Settings {
@@ -66,7 +99,19 @@ impl Settings {
                     .filter_map(|r| recurse::parse_addr(r))
                     .collect(),
                 timeout: c.dns_recursor_timeout,
+                random: c.dns_recursor_random,
             }),
+            allow_stale: c.dns_allow_stale,
+            max_stale: c.dns_max_stale,
+            enable_truncate: c.dns_enable_truncate,
+            disable_compression: c.dns_disable_compression,
+            node_meta_txt: c.dns_node_meta_txt,
+            soa: SoaSettings {
+                refresh: c.dns_soa[0],
+                retry: c.dns_soa[1],
+                expire: c.dns_soa[2],
+                min_ttl: c.dns_soa[3],
+            },
         }
     }
 
@@ -86,158 +131,38 @@ impl Settings {
     }
 }
 
-/// Answers DNS queries from the catalog.
-pub struct Handler {
-    store: Store,
-    settings: Arc<Settings>,
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: hickory_server::net::runtime::Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let mut resp_edns = Edns::new();
-        let edns = request.edns.as_ref().map(|req| {
-            resp_edns.set_max_payload(req.max_payload().max(512));
-            resp_edns.set_version(0);
-            &resp_edns
-        });
-        let fail = |code| {
-            MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code)
-        };
-        let info = match request.request_info() {
-            Ok(i) if request.metadata.message_type == MessageType::Query => i,
-            _ => return send(&mut response_handle, fail(ResponseCode::FormErr), request).await,
-        };
-        if request.metadata.op_code != OpCode::Query {
-            return send(&mut response_handle, fail(ResponseCode::NotImp), request).await;
-        }
-        let q = info.query;
-        let qtype = q.query_type();
-        if !matches!(q.query_class(), DNSClass::IN | DNSClass::ANY)
-            || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
-        {
-            return send(&mut response_handle, fail(ResponseCode::NotImp), request).await;
-        }
-        let qname = q.name().clone().into();
-        let (reply, domain) = match name::parse(&q.name().to_string(), &self.settings.domains) {
-            name::Parsed::Outside => {
-                let Some(recursors) = &self.settings.recursors else {
-                    return send(&mut response_handle, fail(ResponseCode::Refused), request).await;
-                };
-                let Some(upstream) = recursors.exchange(request.as_slice()).await else {
-                    return send(&mut response_handle, fail(ResponseCode::ServFail), request).await;
-                };
-                let mut md = Metadata::response_from_request(&request.metadata);
-                md.recursion_available = true;
-                md.response_code = upstream.metadata.response_code;
-                let response = MessageResponseBuilder::new(&request.queries, edns).build(
-                    md,
-                    upstream.answers.iter(),
-                    upstream.authorities.iter(),
-                    std::iter::empty(),
-                    upstream.additionals.iter(),
-                );
-                return send(&mut response_handle, response, request).await;
-            }
-            name::Parsed::Inside(None, domain) => (
-                answer::Reply {
-                    rcode: ResponseCode::NXDomain,
-                    soa: true,
-                    ..Default::default()
-                },
-                domain,
-            ),
-            name::Parsed::Inside(Some(lookup), domain) => {
-                let max_instances = if info.protocol == Protocol::Udp && edns.is_none() {
-                    self.settings.udp_answer_limit.clamp(1, 8)
-                } else {
-                    usize::MAX
-                };
-                let ask = answer::Ask {
-                    qname: &qname,
-                    qtype,
-                    domain: &domain,
-                    max_instances,
-                };
-                let reply = self
-                    .store
-                    .read(|t| answer::answer(t, &self.settings, &lookup, &ask));
-                (reply, domain)
-            }
-        };
-        let soa: Vec<Record> = if reply.soa {
-            vec![answer::soa_record(&domain)]
-        } else {
-            Vec::new()
-        };
-        let mut md = Metadata::response_from_request(&request.metadata);
-        md.authoritative = true;
-        md.recursion_available = self.settings.recursors.is_some();
-        md.response_code = reply.rcode;
-        let response = MessageResponseBuilder::new(&request.queries, edns).build(
-            md,
-            reply.answers.iter(),
-            std::iter::empty(),
-            soa.iter(),
-            reply.additionals.iter(),
-        );
-        send(&mut response_handle, response, request).await
-    }
-}
-
-async fn send<'a, R: ResponseHandler>(
-    handle: &mut R,
-    response: hickory_server::zone_handler::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-    >,
-    request: &Request,
-) -> ResponseInfo {
-    match handle.send_response(response).await {
-        Ok(info) => info,
-        Err(e) => {
-            tracing::debug!(error = %e, "dns: failed to send a response");
-            let mut metadata = Metadata::response_from_request(&request.metadata);
-            metadata.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(hickory_proto::op::Header {
-                metadata,
-                counts: Default::default(),
-            })
-        }
-    }
-}
-
-/// Serves DNS on `addrs` (UDP and TCP each) until `stop`. Binding errors are returned before
-/// anything is served.
+/// Serves DNS on `addrs` (UDP and TCP each) until `stop`, reading through `source`. Binding
+/// errors are returned before anything is served.
 pub async fn serve(
     addrs: &[SocketAddr],
-    store: Store,
+    source: source::Source,
     settings: Settings,
     stop: CancellationToken,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
-    let mut server = Server::new(Handler {
-        store,
-        settings: Arc::new(settings),
-    });
+    let mut bound = Vec::new();
     for addr in addrs {
-        server.register_socket(tokio::net::UdpSocket::bind(addr).await?);
-        server.register_listener(
-            tokio::net::TcpListener::bind(addr).await?,
-            Duration::from_secs(5),
-            64,
-        );
+        let udp_socket = tokio::net::UdpSocket::bind(addr).await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        bound.push((*addr, udp_socket, listener));
+    }
+    let handler = handler::Handler::new(source, settings);
+    let mut tasks = Vec::new();
+    for (addr, udp_socket, listener) in bound {
+        tasks.push(tokio::spawn(udp::serve(
+            udp_socket,
+            handler.clone(),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(tcp::serve(
+            listener,
+            handler.clone(),
+            stop.clone(),
+        )));
         tracing::info!(address = %addr, "agent: started DNS server on {addr} (udp and tcp)");
     }
     Ok(async move {
-        stop.cancelled().await;
-        let _ = server.shutdown_gracefully().await;
+        for t in tasks {
+            let _ = t.await;
+        }
     })
 }

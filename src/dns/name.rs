@@ -5,8 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// What a name inside our domain asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// What a name inside our domain asks for (sent to a server when this agent holds no catalog).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lookup {
     /// The domain itself (SOA, NS).
     Apex,
@@ -33,6 +35,11 @@ pub enum Lookup {
         /// Datacenter, when the name names one.
         dc: Option<String>,
     },
+    /// Who owns an address (a PTR query under `in-addr.arpa` or `ip6.arpa`).
+    Ptr {
+        /// The address.
+        ip: IpAddr,
+    },
 }
 
 /// Where a query name falls.
@@ -41,6 +48,9 @@ pub enum Parsed {
     /// Under one of our domains: the lookup (`None`: a name we do not serve → NXDOMAIN),
     /// and which domain matched (answers echo it).
     Inside(Option<Lookup>, String),
+    /// A reverse name (`in-addr.arpa`, `ip6.arpa`): answered from the catalog when an address
+    /// matches, else like `Outside`.
+    Reverse(IpAddr),
     /// Not under our domains (recursion or REFUSED).
     Outside,
 }
@@ -48,6 +58,9 @@ pub enum Parsed {
 /// Parses `name` (any case, trailing dot optional) against `domains` (`consul.` style).
 pub fn parse(name: &str, domains: &[String]) -> Parsed {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(ip) = reverse(&name) {
+        return Parsed::Reverse(ip);
+    }
     for domain in domains {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
         if d.is_empty() {
@@ -124,6 +137,31 @@ fn rfc2782(service: &str, tag: &str, dc: Option<String>) -> Option<Lookup> {
     })
 }
 
+/// `4.3.2.1.in-addr.arpa` → 1.2.3.4; 32 reversed nibbles under `ip6.arpa` → an IPv6 address.
+fn reverse(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let mut octets = [0u8; 4];
+        let labels: Vec<&str> = rest.split('.').collect();
+        if labels.len() != 4 {
+            return None;
+        }
+        for (i, l) in labels.iter().rev().enumerate() {
+            if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            octets[i] = l.parse().ok()?;
+        }
+        return Some(IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    let rest = name.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<&str> = rest.split('.').collect();
+    if nibbles.len() != 32 || nibbles.iter().any(|n| n.len() != 1) {
+        return None;
+    }
+    let hex: String = nibbles.iter().rev().copied().collect();
+    hex_ip(&hex)
+}
+
 /// `7f000001` → 127.0.0.1; 32 hex digits → an IPv6 address.
 fn hex_ip(s: &str) -> Option<IpAddr> {
     if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -155,7 +193,7 @@ mod tests {
     fn p(name: &str) -> Option<Lookup> {
         match parse(name, &["consul.".into(), "alt.example.".into()]) {
             Parsed::Inside(l, _) => l,
-            Parsed::Outside => panic!("{name} is outside"),
+            other => panic!("{name} is not inside: {other:?}"),
         }
     }
 
@@ -268,5 +306,27 @@ mod tests {
         }
         assert_eq!(parse("example.org.", &["consul.".into()]), Parsed::Outside);
         assert_eq!(parse("notconsul.", &["consul.".into()]), Parsed::Outside);
+    }
+
+    #[test]
+    fn reverse_names() {
+        let d = ["consul.".to_string()];
+        assert_eq!(
+            parse("1.0.0.127.in-addr.arpa.", &d),
+            Parsed::Reverse("127.0.0.1".parse().unwrap())
+        );
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let nibbles: Vec<String> = hex_label(v6).chars().rev().map(String::from).collect();
+        assert_eq!(
+            parse(&format!("{}.ip6.arpa.", nibbles.join(".")), &d),
+            Parsed::Reverse(v6)
+        );
+        for bad in [
+            "1.0.127.in-addr.arpa.",
+            "256.0.0.1.in-addr.arpa.",
+            "in-addr.arpa.",
+        ] {
+            assert_eq!(parse(bad, &d), Parsed::Outside, "{bad}");
+        }
     }
 }

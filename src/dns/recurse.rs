@@ -1,5 +1,5 @@
 //! Recursion for names outside our domains (Consul's `recursors`): each recursor in order
-//! (the `sequential` strategy), each given `recursor_timeout`; a truncated UDP answer is asked
+//! (the `sequential` strategy, or a random order with `random`), each given `recursor_timeout`; a truncated UDP answer is asked
 //! again over TCP; an answer other than NOERROR or NXDOMAIN moves on to the next recursor. When
 //! all fail the caller answers SERVFAIL.
 
@@ -17,12 +17,19 @@ pub struct Recursors {
     pub addrs: Vec<SocketAddr>,
     /// `dns_config.recursor_timeout` (Consul: 2 s).
     pub timeout: Duration,
+    /// `recursor_strategy = "random"`: a fresh random order for every query.
+    pub random: bool,
 }
 
 impl Recursors {
     /// The first usable answer to `query` (the client's raw packet), or `None`.
     pub async fn exchange(&self, query: &[u8]) -> Option<Message> {
-        for addr in &self.addrs {
+        let mut order = self.addrs.clone();
+        if self.random {
+            use rand::seq::SliceRandom;
+            order.shuffle(&mut rand::thread_rng());
+        }
+        for addr in &order {
             let answer = tokio::time::timeout(self.timeout, ask(*addr, query)).await;
             match answer {
                 Ok(Some(msg))

@@ -13,6 +13,9 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Command, Response};
+use crate::dns::found::Found;
+use crate::dns::name::Lookup;
+use crate::dns::source::Staleness;
 use crate::model::{Check, Node, Service};
 use crate::raft::{TypeConfig, WriteError};
 
@@ -46,6 +49,16 @@ pub enum Request {
     /// Whether the server already has Raft state (asked before `bootstrap_expect` starts a
     /// cluster, as Consul asks its peers for their Raft peers).
     RaftStatus,
+    /// The catalog data for a DNS lookup, from a client agent (or from a follower to the
+    /// leader, `forwarded: true`, when it may not answer stale).
+    Dns {
+        /// What the name asks for.
+        lookup: Lookup,
+        /// The asking agent's `allow_stale` / `max_stale`.
+        stale: Staleness,
+        /// Already passed through a server: answer or fail, never send on.
+        forwarded: bool,
+    },
 }
 
 impl Request {
@@ -58,6 +71,7 @@ impl Request {
             | Request::Vote(_)
             | Request::InstallSnapshot(_)
             | Request::NodeState { .. }
+            | Request::Dns { .. }
             | Request::RaftStatus => true,
             Request::Write { .. } => false,
             Request::Http(h) => h.method == "GET" || h.method == "HEAD",
@@ -75,6 +89,7 @@ impl Request {
             Request::Http(_) => "Http",
             Request::NodeState { .. } => "NodeState",
             Request::RaftStatus => "RaftStatus",
+            Request::Dns { .. } => "Dns",
         }
     }
 }
@@ -101,6 +116,8 @@ pub enum Reply {
         /// Initialized (bootstrapped, or replicated to from a cluster).
         initialized: bool,
     },
+    /// Answer to `Dns`: the data, or why the server could not read it.
+    Dns(Result<Found, String>),
     /// The request could not be handled at all (not a server, bad version, bad frame).
     Error(String),
 }
