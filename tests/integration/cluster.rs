@@ -5,7 +5,7 @@
 //!
 //! The single-server tests run the same harness and workloads against `-bootstrap-expect=1`.
 
-mod harness;
+pub(crate) mod harness;
 mod history;
 
 use std::collections::BTreeSet;

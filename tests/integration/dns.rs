@@ -10,7 +10,7 @@ use crate::harness::{config_file, free_port, Agent};
 use crate::Client;
 
 /// A dev agent with its DNS on a known port, plus `extra` flags.
-fn agent(extra: &[&str]) -> (Agent, u16) {
+pub(crate) fn agent(extra: &[&str]) -> (Agent, u16) {
     let port = free_port();
     let flag = format!("-dns-port={port}");
     let mut args = vec!["-dev", flag.as_str()];
@@ -19,7 +19,7 @@ fn agent(extra: &[&str]) -> (Agent, u16) {
 }
 
 /// `dig` against the agent; `args` as dig takes them. Returns stdout.
-fn dig(port: u16, args: &[&str]) -> String {
+pub(crate) fn dig(port: u16, args: &[&str]) -> String {
     let out = Command::new("dig")
         .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
         .args(args)
@@ -29,7 +29,7 @@ fn dig(port: u16, args: &[&str]) -> String {
 }
 
 /// The `+short` answer lines, sorted.
-fn short(port: u16, args: &[&str]) -> Vec<String> {
+pub(crate) fn short(port: u16, args: &[&str]) -> Vec<String> {
     let mut all = vec!["+short"];
     all.extend_from_slice(args);
     let mut lines: Vec<String> = dig(port, &all).lines().map(str::to_string).collect();
@@ -38,7 +38,7 @@ fn short(port: u16, args: &[&str]) -> Vec<String> {
 }
 
 /// The section count dig prints in its header (`ANSWER: 3`).
-fn count(out: &str, section: &str) -> usize {
+pub(crate) fn count(out: &str, section: &str) -> usize {
     out.split(&format!("{section}: "))
         .nth(1)
         .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
@@ -46,14 +46,14 @@ fn count(out: &str, section: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn status(out: &str) -> &str {
+pub(crate) fn status(out: &str) -> &str {
     out.split("status: ")
         .nth(1)
         .and_then(|s| s.split(',').next())
         .unwrap_or("")
 }
 
-async fn register(c: &Client, a: &Agent, body: serde_json::Value) {
+pub(crate) async fn register(c: &Client, a: &Agent, body: serde_json::Value) {
     let r = c.put_json(&a.url("/v1/agent/service/register"), body).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }

@@ -10,6 +10,8 @@ mod cli;
 mod cluster;
 mod config_errors;
 mod dns;
+mod dns_client;
+mod dns_cluster;
 #[cfg(feature = "docker-tests")]
 mod docker;
 mod gossip;

@@ -19,6 +19,8 @@ pub struct Node {
     pub server: bool,
     /// HTTP API port.
     pub http: u16,
+    /// DNS port (UDP and TCP).
+    pub dns: u16,
     /// Server RPC port (the address `/v1/status/leader` names).
     pub rpc: u16,
     /// LAN gossip port (what `-retry-join` points at).
@@ -245,6 +247,7 @@ impl Cluster {
                 name,
                 server,
                 http,
+                dns,
                 rpc,
                 serf,
                 dir,
