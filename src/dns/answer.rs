@@ -4,6 +4,7 @@
 //! and the target's address in the additional section; NXDOMAIN when nothing is healthy,
 //! NODATA when the name exists but has no record of the asked type.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
@@ -27,6 +28,9 @@ pub struct Reply {
     pub additionals: Vec<Record>,
     /// Whether the authority section carries the SOA (NXDOMAIN, NODATA).
     pub soa: bool,
+    /// Instances were left out to fit the transport (`udp_answer_limit`, Consul's caps):
+    /// counts as trimming for `enable_truncate`.
+    pub capped: bool,
 }
 
 impl Reply {
@@ -45,6 +49,7 @@ impl Reply {
             answers,
             additionals,
             soa,
+            capped: false,
         }
     }
 }
@@ -225,19 +230,21 @@ fn service_reply(s: &Settings, name: &str, instances: &[Instance], ask: &Ask<'_>
         return Reply::nxdomain();
     }
     live.shuffle(&mut rand::thread_rng());
-    live.truncate(ask.max_instances.max(1));
+    // Consul's caps (1,024 SRV / 4,096 other records) keep the work per query bounded.
+    let cap = if qtype == RecordType::SRV { 1024 } else { 4096 };
+    let keep = ask.max_instances.clamp(1, cap);
+    let capped = live.len() > keep;
+    live.truncate(keep);
     let ttl = s.service_ttl(name);
     let mut answers = Vec::new();
     let mut additionals = Vec::new();
     match qtype {
         RecordType::SRV => {
-            let mut seen = Vec::new();
+            let mut seen = HashSet::new();
             for i in live {
-                let key = (&i.node.name, &i.address, i.port);
-                if seen.contains(&key) {
+                if !seen.insert((&i.node.name, &i.address, i.port)) {
                     continue;
                 }
-                seen.push(key);
                 let own: Option<IpAddr> = i.address.parse().ok();
                 let target = match own {
                     Some(ip) => format!("{}.addr.{}.{domain}", hex_label(ip), s.datacenter),
@@ -276,7 +283,7 @@ fn service_reply(s: &Settings, name: &str, instances: &[Instance], ask: &Ask<'_>
             }
         }
         _ => {
-            let mut seen = Vec::new();
+            let mut seen = HashSet::new();
             let mut hosts = Vec::new();
             for i in live {
                 let addr = if i.address.is_empty() {
@@ -285,12 +292,11 @@ fn service_reply(s: &Settings, name: &str, instances: &[Instance], ask: &Ask<'_>
                     &i.address
                 };
                 match addr.parse::<IpAddr>() {
-                    Ok(ip) if !seen.contains(&ip) => {
-                        seen.push(ip);
+                    Ok(ip) if seen.insert(ip) => {
                         answers.extend(address_record(qname.clone(), ip, ttl, qtype));
                     }
                     Ok(_) => {}
-                    Err(_) if !hosts.contains(addr) => hosts.push(addr.clone()),
+                    Err(_) if hosts.len() < 64 && !hosts.contains(addr) => hosts.push(addr.clone()),
                     Err(_) => {}
                 }
             }
@@ -305,5 +311,8 @@ fn service_reply(s: &Settings, name: &str, instances: &[Instance], ask: &Ask<'_>
             }
         }
     }
-    Reply::records(answers, additionals)
+    Reply {
+        capped,
+        ..Reply::records(answers, additionals)
+    }
 }

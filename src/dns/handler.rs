@@ -152,7 +152,13 @@ impl Handler {
             resp.authorities
                 .push(answer::soa_record(domain, &self.settings.soa));
         }
-        self.encode(q, resp)
+        self.encode(
+            q,
+            resp,
+            Trim::Ours {
+                capped: reply.capped,
+            },
+        )
     }
 
     /// Names outside our domains: the recursors' answer, SERVFAIL when they all fail, or
@@ -172,7 +178,7 @@ impl Handler {
             .into_iter()
             .filter(|r| r.record_type() != RecordType::OPT)
             .collect();
-        self.encode(q, resp)
+        self.encode(q, resp, Trim::Recursed)
     }
 
     fn servfail(&self, q: &Query, e: &super::source::SourceError) -> Option<Vec<u8>> {
@@ -182,7 +188,7 @@ impl Handler {
 
     fn error(&self, q: &Query, code: ResponseCode) -> Option<Vec<u8>> {
         let resp = self.response(q, code);
-        self.encode(q, resp)
+        self.encode(q, resp, Trim::Ours { capped: false })
     }
 
     /// The response skeleton: ID, opcode, RD, RA, the question, EDNS echoed.
@@ -206,19 +212,38 @@ impl Handler {
         resp
     }
 
-    fn encode(&self, q: &Query, mut resp: Message) -> Option<Vec<u8>> {
+    fn encode(&self, q: &Query, mut resp: Message, trim: Trim) -> Option<Vec<u8>> {
         let max_size = match (q.transport, &q.msg.edns) {
             (Transport::Tcp, _) => usize::from(u16::MAX),
             (Transport::Udp, Some(edns)) => usize::from(edns.max_payload().max(512)),
             (Transport::Udp, None) => 512,
         };
-        let limits = Limits {
-            max_size,
-            set_tc: self.settings.enable_truncate,
-            uncompressed: self.settings.disable_compression,
+        let limits = match trim {
+            Trim::Ours { capped } => Limits {
+                max_size,
+                set_tc: self.settings.enable_truncate,
+                capped,
+                uncompressed: self.settings.disable_compression,
+            },
+            // Someone else's answer cut short must say so, or the client never retries.
+            Trim::Recursed => Limits {
+                max_size,
+                set_tc: true,
+                capped: false,
+                uncompressed: self.settings.disable_compression,
+            },
         };
         wire::encode(&mut resp, limits)
     }
+}
+
+/// Whose answer is being trimmed: ours follow `enable_truncate`, a recursor's always set TC.
+#[derive(Debug, Clone, Copy)]
+enum Trim {
+    /// Built here; `capped`: instances were already left out (the UDP answer cap).
+    Ours { capped: bool },
+    /// Relayed from a recursor.
+    Recursed,
 }
 
 /// FORMERR for a packet whose header is readable and says it is a query; else nothing.

@@ -69,7 +69,10 @@ impl Source {
             return Some(store.read(|t| fetch(t, lookup)));
         };
         let info = cluster.leader_info();
-        let fresh_enough = u128::from(info.last_contact_ms) <= stale.max_stale.as_millis();
+        // A server that never heard from a leader is infinitely stale (Consul's rule): it may
+        // be new and empty, and must not answer NXDOMAIN for what the cluster has.
+        let fresh_enough =
+            info.contacted && u128::from(info.last_contact_ms) <= stale.max_stale.as_millis();
         (info.is_leader || (stale.allow_stale && fresh_enough))
             .then(|| store.read(|t| fetch(t, lookup)))
     }

@@ -1,6 +1,7 @@
 //! The TCP loop: RFC 1035 length-prefixed messages, answered in order on each connection. At
 //! most `MAX_CONNECTIONS` connections are served at once (more are closed at once), and a
-//! connection idle for `IDLE` is closed, so slow or silent clients cannot pile up.
+//! connection idle for `IDLE` (no complete query, or an answer it does not read) is closed,
+//! so slow or silent clients cannot hold slots for long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,8 +67,10 @@ async fn connection(mut stream: TcpStream, handler: &Handler) {
         let mut out = Vec::with_capacity(answer.len() + 2);
         out.extend_from_slice(&n.to_be_bytes());
         out.extend_from_slice(&answer);
-        if stream.write_all(&out).await.is_err() {
-            return;
+        // A client that stops reading loses its connection (and slot) after IDLE.
+        match tokio::time::timeout(IDLE, stream.write_all(&out)).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
 }

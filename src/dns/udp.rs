@@ -2,15 +2,15 @@
 //! backlog that drops its oldest entry when full, and entries that waited longer than a client
 //! waits (`MAX_AGE`) are dropped unanswered. Answers that need no network (the local catalog)
 //! are sent inline; the rest (recursion, a server over RPC) run as tasks, at most
-//! `MAX_IN_FLIGHT` at once; beyond that a query is shed.
+//! `MAX_IN_FLIGHT` at once; beyond that the oldest task is aborted for the new query.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handler, Transport};
@@ -20,7 +20,7 @@ pub const BACKLOG: usize = 4096;
 /// A query older than this is dropped: its client has retried or given up (dig and the stub
 /// resolvers retry after 1–5 s).
 pub const MAX_AGE: Duration = Duration::from_secs(1);
-/// Queries waiting on the network at once.
+/// Queries waiting on the network at once; a new one beyond this aborts the oldest.
 pub const MAX_IN_FLIGHT: usize = 256;
 
 /// A bounded FIFO that sheds its oldest entries.
@@ -76,12 +76,16 @@ impl<T> Backlog<T> {
 /// Serves `socket` until `stop`.
 pub async fn serve(socket: UdpSocket, handler: Arc<Handler>, stop: CancellationToken) {
     let socket = Arc::new(socket);
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    // Tasks waiting on the network, oldest first.
+    let mut in_flight: VecDeque<JoinHandle<()>> = VecDeque::new();
     let mut backlog: Backlog<(Vec<u8>, SocketAddr)> = Backlog::new(BACKLOG);
     let mut buf = vec![0u8; 65535];
     let mut reported = 0;
     let mut served: u32 = 0;
     loop {
+        if stop.is_cancelled() {
+            break;
+        }
         served = served.wrapping_add(1);
         if served.is_multiple_of(256) {
             // Under sustained load the loop never waits; let the runtime's other tasks run.
@@ -89,8 +93,8 @@ pub async fn serve(socket: UdpSocket, handler: Arc<Handler>, stop: CancellationT
         }
         if backlog.is_empty() {
             tokio::select! {
-                r = socket.readable() => if r.is_err() { return },
-                _ = stop.cancelled() => return,
+                r = socket.readable() => if r.is_err() { break },
+                _ = stop.cancelled() => break,
             }
         }
         // Drain what the kernel holds (a bounded number per round, so answering goes on).
@@ -119,18 +123,22 @@ pub async fn serve(socket: UdpSocket, handler: Arc<Handler>, stop: CancellationT
             std::task::Poll::Ready(Some(bytes)) => send(&socket, &bytes, from).await,
             std::task::Poll::Ready(None) => {}
             std::task::Poll::Pending => {
-                if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
-                    in_flight.fetch_sub(1, Ordering::AcqRel);
-                    backlog.shed += 1;
-                } else {
-                    let (socket, in_flight) = (socket.clone(), in_flight.clone());
-                    tokio::spawn(async move {
-                        if let Some(bytes) = answer.await {
-                            send(&socket, &bytes, from).await;
-                        }
-                        in_flight.fetch_sub(1, Ordering::AcqRel);
-                    });
+                if in_flight.len() >= MAX_IN_FLIGHT {
+                    in_flight.retain(|t| !t.is_finished());
                 }
+                if in_flight.len() >= MAX_IN_FLIGHT {
+                    // The oldest query's client has waited longest: it goes first.
+                    if let Some(oldest) = in_flight.pop_front() {
+                        oldest.abort();
+                        backlog.shed += 1;
+                    }
+                }
+                let socket = socket.clone();
+                in_flight.push_back(tokio::spawn(async move {
+                    if let Some(bytes) = answer.await {
+                        send(&socket, &bytes, from).await;
+                    }
+                }));
             }
         }
         if backlog.shed >= reported + 1000 || (reported == 0 && backlog.shed > 0) {
@@ -141,6 +149,9 @@ pub async fn serve(socket: UdpSocket, handler: Arc<Handler>, stop: CancellationT
             );
             reported = backlog.shed;
         }
+    }
+    for task in in_flight {
+        task.abort();
     }
 }
 

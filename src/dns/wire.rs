@@ -5,7 +5,9 @@
 //! with `dns_config.enable_truncate` (otherwise the answer is trimmed silently).
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, RecordType};
+use std::collections::HashSet;
+
+use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 /// How the message may be encoded.
@@ -13,14 +15,19 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 pub struct Limits {
     /// Largest message in bytes.
     pub max_size: usize,
-    /// Set TC when something was trimmed (`enable_truncate`).
+    /// Set TC when something was trimmed (`enable_truncate`; always for recursed answers).
     pub set_tc: bool,
+    /// Something was already left out before encoding (the UDP answer cap): TC if `set_tc`.
+    pub capped: bool,
     /// Write names in full (`disable_compression`).
     pub uncompressed: bool,
 }
 
 /// The encoded message, trimmed to `limits`; `None` only when encoding itself fails.
 pub fn encode(msg: &mut Message, limits: Limits) -> Option<Vec<u8>> {
+    if limits.capped && limits.set_tc {
+        msg.metadata.truncation = true;
+    }
     let bytes = to_vec(msg, limits.uncompressed)?;
     if bytes.len() <= limits.max_size {
         return Some(bytes);
@@ -30,7 +37,9 @@ pub fn encode(msg: &mut Message, limits: Limits) -> Option<Vec<u8>> {
     msg.authorities.clear();
     let all_answers = std::mem::take(&mut msg.answers);
     let all_additionals = std::mem::take(&mut msg.additionals);
-    let (mut lo, mut hi) = (0, all_answers.len());
+    // No record is smaller than 11 bytes (a one-byte compressed name, type, class, TTL,
+    // length), so at most max_size / 11 answers can fit: the search stays short.
+    let (mut lo, mut hi) = (0, all_answers.len().min(limits.max_size / 11));
     let mut best = None;
     while lo <= hi {
         let mid = (lo + hi) / 2;
@@ -68,10 +77,10 @@ fn fill(
     additionals: &[hickory_proto::rr::Record],
 ) {
     msg.answers = answers.to_vec();
-    let targets: Vec<_> = answers
+    let targets: HashSet<&Name> = answers
         .iter()
         .filter_map(|r| match &r.data {
-            RData::SRV(srv) => Some(srv.target.clone()),
+            RData::SRV(srv) => Some(&srv.target),
             _ => None,
         })
         .collect();
@@ -117,6 +126,7 @@ mod tests {
         Limits {
             max_size,
             set_tc,
+            capped: false,
             uncompressed: false,
         }
     }

@@ -37,6 +37,9 @@ pub struct LeaderInfo {
     /// Milliseconds since the leader was last heard from: 0 on the leader. Followers report
     /// 0 until the server RPC transport records leader contact.
     pub last_contact_ms: u64,
+    /// This server is the leader or has heard from one (a server that never did is
+    /// infinitely stale for DNS's `max_stale`, as in Consul).
+    pub contacted: bool,
     /// This server is the leader.
     pub is_leader: bool,
     /// Current term.
@@ -231,6 +234,7 @@ impl RaftNode {
         LeaderInfo {
             known_leader: leader.is_some(),
             leader_addr,
+            contacted: is_leader || contact.is_some(),
             last_contact_ms: match contact {
                 Some(at) if !is_leader => at.elapsed().as_millis() as u64,
                 _ => 0,

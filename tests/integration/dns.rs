@@ -207,7 +207,8 @@ async fn thirty_instances_udp_caps_and_tcp_fallback() {
 async fn dns_config_ttls_limits_and_only_passing() {
     let (_conf_dir, conf_flag) = config_file(
         r#"{"dns_config": {"node_ttl": "30s", "service_ttl": {"*": "5s", "db": "10s"},
-            "a_record_limit": 2, "only_passing": true}}"#,
+            "a_record_limit": 2, "only_passing": true, "soa": {"refresh": 100, "min_ttl": 30},
+            "recursor_strategy": "random", "disable_compression": true}}"#,
     );
     let (a, port) = agent(&["-node=ttl1", &conf_flag]);
     let c = Client::new();
@@ -234,6 +235,12 @@ async fn dns_config_ttls_limits_and_only_passing() {
     assert!(out.contains("\t5\tIN\tA\t10.4.0.1"), "service_ttl *: {out}");
     let out = dig(port, &["+noall", "+answer", "ttl1.node.consul"]);
     assert!(out.contains("\t30\tIN\tA\t"), "node_ttl: {out}");
+    let out = dig(port, &["+noall", "+answer", "consul", "SOA"]);
+    assert!(
+        out.contains("\t30\tIN\tSOA\tns.consul. hostmaster.consul. ")
+            && out.contains(" 100 600 86400 30"),
+        "dns_config.soa: {out}"
+    );
     // only_passing: a warning instance is left out.
     c.put(&a.url("/v1/agent/check/warn/service:db-1"), "").await;
     c.put(&a.url("/v1/agent/check/warn/service:db-2"), "").await;

@@ -170,6 +170,60 @@ async fn enable_truncate_sets_tc_and_dig_retries_over_tcp() {
     let out = dig(port, &["+bufsize=512", "big.service.consul", "SRV"]);
     assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
     assert_eq!(count(&out, "ANSWER"), 30, "{out}");
+    // Without EDNS the answer cap (3) is trimming too.
+    let out = dig(port, &["+noedns", "+ignore", "big.service.consul"]);
+    assert!(out.contains(" tc"), "{out}");
+    assert_eq!(count(&out, "ANSWER"), 3, "{out}");
+}
+
+/// AXFR and opcodes other than QUERY get NOTIMP; a query whose header is readable but whose
+/// question is not gets FORMERR with its ID.
+#[tokio::test]
+async fn notimp_and_formerr() {
+    let (_a, port) = agent(&[]);
+    let mut tcp = tcp_client(port).await;
+    let r = tcp
+        .query(
+            Name::from_str("consul.").unwrap(),
+            DNSClass::IN,
+            RecordType::AXFR,
+        )
+        .await;
+    let code = match r {
+        Ok(r) => r.metadata.response_code,
+        Err(e) => panic!("AXFR: {e}"),
+    };
+    assert_eq!(code, ResponseCode::NotImp);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut notify = query_packet(0x4242, "web.service.consul.");
+    notify[2] = (notify[2] & 0x87) | (4 << 3); // opcode NOTIFY
+    let mut broken = vec![0x51, 0x15, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    broken.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1]); // name points at itself
+    for (packet, id, want) in [(notify, 0x4242, 4u8), (broken, 0x5115, 1)] {
+        sock.send_to(&packet, ("127.0.0.1", port)).unwrap();
+        let mut buf = [0u8; 512];
+        let (n, _) = sock.recv_from(&mut buf).expect("no answer");
+        assert!(n >= 12);
+        assert_eq!(u16::from_be_bytes([buf[0], buf[1]]), id);
+        assert_eq!(buf[3] & 0x0F, want, "rcode");
+    }
+}
+
+/// A server that never heard from a leader may hold an empty catalog: it answers SERVFAIL
+/// rather than an authoritative NXDOMAIN (Consul treats it as infinitely stale).
+#[tokio::test]
+async fn a_server_that_never_saw_a_leader_answers_servfail() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::harness::free_port();
+    let data = format!("-data-dir={}", dir.path().join("data").display());
+    let dns = format!("-dns-port={port}");
+    let _a = crate::harness::Agent::start_client_in(
+        dir.path(),
+        &["-server", "-bootstrap-expect=3", &data, &dns],
+    );
+    let out = dig(port, &["web.service.consul"]);
+    assert_eq!(status(&out), "SERVFAIL", "{out}");
 }
 
 fn query_packet(id: u16, name: &str) -> Vec<u8> {
@@ -179,9 +233,9 @@ fn query_packet(id: u16, name: &str) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-/// Recursion to a recursor that never answers ties up the work slots (256): queries beyond
-/// them are shed (never answered) instead of queueing without bound, the ones in the slots get
-/// SERVFAIL when the recursor times out, and names answered from the catalog are served at
+/// Recursion to a recursor that never answers ties up the work slots (256): each query beyond
+/// them aborts the oldest (never answered) instead of queueing without bound, the newest 256
+/// get SERVFAIL when the recursor times out, and names answered from the catalog are served at
 /// once throughout.
 #[tokio::test]
 async fn overload_sheds_work_and_local_answers_go_on() {
@@ -218,15 +272,20 @@ async fn overload_sheds_work_and_local_answers_go_on() {
     assert_eq!(status(&out), "NOERROR", "{out}");
 
     sock.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
-    let mut answered = 0;
+    let mut answered = Vec::new();
     let mut buf = [0u8; 512];
     while let Ok((n, _)) = sock.recv_from(&mut buf) {
         let m = Message::from_vec(&buf[..n]).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
-        answered += 1;
+        answered.push(m.metadata.id);
         sock.set_read_timeout(Some(Duration::from_millis(1500)))
             .unwrap();
     }
-    assert_eq!(answered, 256, "in-flight work is capped; the rest is shed");
+    answered.sort();
+    let newest: Vec<u16> = (44..300).collect();
+    assert_eq!(
+        answered, newest,
+        "256 slots; the oldest 44 queries were shed, the newest answered"
+    );
     drop(silent);
 }
