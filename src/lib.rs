@@ -21,6 +21,8 @@
 //! - `checks/`: check runners (HTTP, TCP, UDP, script, Docker, gRPC, alias, TTL) that feed
 //!   results into `LocalState`; the reaper of long-critical services.
 //! - `dns/`: Consul's DNS interface (8600) over the catalog: name parsing, answers, the server.
+//! - `template/`: consul-template's language (Go text/template + its functions) and dependency
+//!   tracking: a render reads a `Brain` and reports text, used and missing dependencies.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
 //! - `http/`: Consul's HTTP API: one route table, thin handlers, Consul JSON in `dto`;
 //!   `forward` sends what this agent cannot answer to a server or the leader.
@@ -55,6 +57,7 @@ pub mod http;
 pub mod model;
 pub mod raft;
 pub mod rpc;
+pub mod template;
 
 /// Berth's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

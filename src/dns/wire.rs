@@ -61,10 +61,16 @@ pub fn encode(msg: &mut Message, limits: Limits) -> Option<Vec<u8>> {
             to_vec(msg, limits.uncompressed)
         }
         None => {
-            // Not even the question fits with the additionals: header and question only.
+            // Not even one answer fits: header and question only, or the header alone when
+            // the questions themselves are too big (a query with several long ones).
             msg.answers.clear();
             msg.additionals.clear();
             msg.metadata.truncation = true;
+            let bytes = to_vec(msg, limits.uncompressed)?;
+            if bytes.len() <= limits.max_size {
+                return Some(bytes);
+            }
+            msg.queries.clear();
             to_vec(msg, limits.uncompressed)
         }
     }

@@ -58,6 +58,16 @@ pub(crate) async fn register(c: &Client, a: &Agent, body: serde_json::Value) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
+/// Registers 30 instances of `big` (10.2.0.1–30, ports 9001–9030).
+pub(crate) async fn register_big(a: &Agent) {
+    let c = Client::new();
+    for i in 1..=30 {
+        let body = json!({"Name": "big", "ID": format!("big-{i}"), "Port": 9000 + i,
+            "Address": format!("10.2.0.{i}")});
+        register(&c, a, body).await;
+    }
+}
+
 #[tokio::test]
 async fn name_forms_and_srv_targets() {
     let (a, port) = agent(&["-node=dns1", "-alt-domain=alt.test"]);
@@ -157,15 +167,7 @@ async fn only_healthy_instances_are_answered() {
 #[tokio::test]
 async fn thirty_instances_udp_caps_and_tcp_fallback() {
     let (a, port) = agent(&[]);
-    let c = Client::new();
-    for i in 1..=30 {
-        register(
-            &c,
-            &a,
-            json!({"Name": "big", "ID": format!("big-{i}"), "Port": 9000 + i, "Address": format!("10.2.0.{i}")}),
-        )
-        .await;
-    }
+    register_big(&a).await;
     // UDP without EDNS: Consul's udp_answer_limit (3).
     assert_eq!(short(port, &["+noedns", "big.service.consul"]).len(), 3);
     let out = dig(port, &["+noedns", "big.service.consul", "SRV"]);

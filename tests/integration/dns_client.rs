@@ -14,7 +14,7 @@ use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
 use serde_json::json;
 
-use crate::dns::{agent, count, dig, register, short, status};
+use crate::dns::{agent, count, dig, register, register_big, short, status};
 use crate::harness::config_file;
 
 async fn udp_client(port: u16) -> Client<TokioRuntimeProvider> {
@@ -152,15 +152,7 @@ async fn hickory_client_srv_txt_cname_and_ptr() {
 async fn enable_truncate_sets_tc_and_dig_retries_over_tcp() {
     let (_dir, flag) = config_file(r#"{"dns_config": {"enable_truncate": true}}"#);
     let (a, port) = agent(&[&flag]);
-    let c = crate::Client::new();
-    for i in 1..=30 {
-        register(
-            &c,
-            &a,
-            json!({"Name": "big", "ID": format!("big-{i}"), "Port": 9000 + i, "Address": format!("10.2.0.{i}")}),
-        )
-        .await;
-    }
+    register_big(&a).await;
     let out = dig(
         port,
         &["+bufsize=512", "+ignore", "big.service.consul", "SRV"],

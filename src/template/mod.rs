@@ -1,0 +1,184 @@
+//! consul-template's template language: Go `text/template` (gotmpl, pinned, behind this
+//! facade) with consul-template's functions, and dependency tracking. A render reads only a
+//! `Brain` (the data of each dependency fetched so far) and reports the text, the
+//! dependencies it used and which of them still lack data; the runner (next issue) fetches,
+//! watches and writes.
+//!
+//! - `dep.rs`: `Dep` and consul-template's query grammar.
+//! - `brain.rs`: fetched data by dependency.
+//! - `value.rs`: data as template values with Go's field names and JSON field order.
+//! - `funcs/`: the function map (API functions record dependencies; helpers are pure).
+//! - `check.rs`: Go's parse-time "function not defined" check.
+
+pub mod brain;
+pub mod check;
+pub mod dep;
+pub mod funcs;
+pub mod value;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gotmpl::{MissingKey, Value};
+
+use brain::Brain;
+use dep::Dep;
+use funcs::{lock, ExecuteHook, RenderState, Shared};
+
+/// How a template is parsed and run (consul-template's `template` block keys).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `left_delimiter` (default `{{`).
+    pub left_delim: String,
+    /// `right_delimiter` (default `}}`).
+    pub right_delim: String,
+    /// `error_on_missing_key`: a missing map key is an error instead of `<no value>`.
+    pub error_on_missing_key: bool,
+    /// `function_denylist`: names or globs (`sprig_*`) that error when called.
+    pub function_denylist: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            left_delim: "{{".into(),
+            right_delim: "}}".into(),
+            error_on_missing_key: false,
+            function_denylist: Vec::new(),
+        }
+    }
+}
+
+/// Why a template could not be parsed or rendered; the text names the template, and for
+/// parse errors the line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The source does not parse (Go's message: `template: <name>:<line>:<col>: ...`).
+    #[error("{0}")]
+    Parse(String),
+    /// Execution failed (a function error, a bad index, a missing key with
+    /// `error_on_missing_key`).
+    #[error("template: {name}: executing: {message}")]
+    Exec {
+        /// Template name (its source path).
+        name: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The result of one render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The output (meaningful only when `missing` is empty).
+    pub text: String,
+    /// Every dependency the render touched, in first-use order.
+    pub used: Vec<Dep>,
+    /// Used dependencies without data yet: the output must not be written.
+    pub missing: Vec<Dep>,
+}
+
+/// A parsed template, ready to render against any brain.
+pub struct Template {
+    name: String,
+    parsed: Arc<OnceLock<gotmpl::Template>>,
+    state: Shared,
+    /// One render at a time: the function closures share `state`.
+    rendering: Mutex<()>,
+}
+
+impl Template {
+    /// Parses `src` (named `name` in errors) with consul-template's functions.
+    pub fn parse(name: &str, src: &str, opts: &Options) -> Result<Template, TemplateError> {
+        let state: Shared = Arc::new(Mutex::new(RenderState::default()));
+        let parsed = Arc::new(OnceLock::new());
+        let mut map = funcs::func_map(state.clone(), ExecuteHook(Arc::downgrade(&parsed)));
+        for (fname, f) in map.iter_mut() {
+            if opts.function_denylist.iter().any(|g| glob(g, fname)) {
+                let fname = fname.clone();
+                *f = Arc::new(move |_: &[Value]| {
+                    Err(gotmpl::TemplateError::Exec(format!(
+                        "error calling {fname}: function is disabled"
+                    )))
+                });
+            }
+        }
+        let known = funcs::names();
+        if let Some(e) =
+            check::undefined_function(name, src, (&opts.left_delim, &opts.right_delim), &known)
+        {
+            return Err(TemplateError::Parse(e));
+        }
+        let missing = if opts.error_on_missing_key {
+            MissingKey::Error
+        } else {
+            MissingKey::ZeroValue
+        };
+        let t = gotmpl::Template::new(name)
+            .delims(&opts.left_delim, &opts.right_delim)
+            .missing_key(missing)
+            .funcs(map)
+            .parse(src)
+            .map_err(|e| TemplateError::Parse(e.to_string()))?;
+        let _ = parsed.set(t);
+        Ok(Template {
+            name: name.to_string(),
+            parsed,
+            state,
+            rendering: Mutex::new(()),
+        })
+    }
+
+    /// Renders against `brain`. With data missing the text is still produced (like
+    /// consul-template, the caller must not write it).
+    pub fn render(&self, brain: Arc<Brain>) -> Result<Rendered, TemplateError> {
+        let _one = self.rendering.lock().unwrap_or_else(|p| p.into_inner());
+        *lock(&self.state) = RenderState {
+            brain,
+            ..RenderState::default()
+        };
+        let t = self.parsed.get().ok_or_else(|| TemplateError::Exec {
+            name: self.name.clone(),
+            message: "not parsed".into(),
+        })?;
+        let result = t.execute_to_string(&Value::Nil);
+        let st = std::mem::take(&mut *lock(&self.state));
+        match result {
+            Ok(text) => Ok(Rendered {
+                text,
+                used: st.used,
+                missing: st.missing,
+            }),
+            Err(e) => Err(TemplateError::Exec {
+                name: self.name.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// `*` matches any run of characters (consul-template's denylist globs).
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else if let Some(at) = rest.find(part) {
+            rest = &rest[at + part.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;
