@@ -177,4 +177,19 @@ mod tests {
             "disable_compression writes names in full"
         );
     }
+
+    /// Found by the fuzzer: a FORMERR echoing four long questions did not fit 512 bytes.
+    #[test]
+    fn questions_too_big_for_the_limit_are_dropped() {
+        let mut msg = Message::new(9, MessageType::Response, OpCode::Query);
+        for i in 0..4 {
+            let label = "a".repeat(60);
+            let long = format!("{label}.{label}.{i}.example.");
+            msg.add_query(Query::query(Name::from_ascii(long).unwrap(), RecordType::A));
+        }
+        let bytes = encode(&mut msg, limits(512, false)).unwrap();
+        assert!(bytes.len() <= 512);
+        let back = Message::from_vec(&bytes).unwrap();
+        assert!(back.queries.is_empty() && back.metadata.truncation);
+    }
 }
