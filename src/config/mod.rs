@@ -19,7 +19,7 @@ pub mod file;
 mod flags;
 mod keys;
 mod load;
-mod netaddr;
+pub(crate) mod netaddr;
 #[cfg(test)]
 mod tests;
 

@@ -13,8 +13,13 @@ const FIB_TRIE: &str = "/proc/net/fib_trie";
 
 /// The host's first private IPv4 (RFC 1918 or RFC 6598), else loopback.
 pub(crate) fn default_advertise() -> IpAddr {
+    IpAddr::V4(pick(&host_ipv4s()).unwrap_or(Ipv4Addr::LOCALHOST))
+}
+
+/// This host's local IPv4 addresses (loopback included), from `/proc/net/fib_trie`.
+pub(crate) fn host_ipv4s() -> Vec<Ipv4Addr> {
     let text = std::fs::read_to_string(FIB_TRIE).unwrap_or_default();
-    IpAddr::V4(pick(&local_ipv4s(&text)).unwrap_or(Ipv4Addr::LOCALHOST))
+    local_ipv4s(&text)
 }
 
 /// Local addresses from `fib_trie` text: an address line (`|-- 10.0.0.5`) followed by a

@@ -89,21 +89,6 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
             _ => string(""),
         })
     });
-    add(map, "env", |args| {
-        Ok(string(std::env::var(arg_str(args, 0)?).unwrap_or_default()))
-    });
-    add(map, "mustEnv", |args| {
-        let name = arg_str(args, 0)?;
-        match std::env::var(&name) {
-            Ok(v) if !v.is_empty() => Ok(string(v)),
-            _ => Err(format!("required environment variable {name} is empty")),
-        }
-    });
-    add(map, "envOrDefault", |args| {
-        let name = arg_str(args, 0)?;
-        let default = arg_str(args, 1)?;
-        Ok(string(std::env::var(name).unwrap_or(default)))
-    });
     add(map, "executeTemplate", move |args| {
         let name = arg_str(args, 0)?;
         let data = args.get(1).cloned().unwrap_or(Value::Nil);

@@ -1,6 +1,7 @@
 //! consul-template's function map (reference §2.2–§2.4), as gotmpl closures. API functions
 //! (`api.rs`) read the render's brain and record the dependencies they touch in the shared
-//! `RenderState`; helpers are pure (`text.rs`, `coll.rs`, `conv.rs`, `math.rs`).
+//! `RenderState`; helpers are pure (`text.rs`, `coll.rs`, `conv.rs`, `math.rs`); `host.rs`
+//! reads the environment and the host's addresses.
 //!
 //! Argument order follows consul-template exactly, because pipelines pass the piped value as
 //! the last argument: `{{ .Tags | contains "x" }}` is `contains "x" .Tags`.
@@ -8,6 +9,7 @@
 mod api;
 mod coll;
 mod conv;
+mod host;
 mod math;
 mod text;
 
@@ -77,6 +79,7 @@ pub fn func_map(state: Shared, hook: ExecuteHook) -> FuncMap {
     text::register(&mut map);
     coll::register(&mut map);
     conv::register(&mut map);
+    host::register(&mut map);
     math::register(&mut map);
     map
 }

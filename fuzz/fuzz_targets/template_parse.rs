@@ -1,0 +1,28 @@
+//! Any text as a template: parsing (gotmpl plus our function check) and, when it parses, one
+//! render against an empty brain and one against a brain with data. Nothing may panic.
+#![no_main]
+
+use std::sync::Arc;
+
+use berth::template::brain::{Brain, Data, KvPair};
+use berth::template::{Options, Template};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(src) = std::str::from_utf8(data) else { return };
+    let Ok(t) = Template::parse("fuzz", src, &Options::default()) else { return };
+    let Ok(first) = t.render(Arc::new(Brain::new())) else { return };
+    let mut brain = Brain::new();
+    for dep in first.missing {
+        let data = match &dep {
+            berth::template::dep::Dep::Key { path, .. } => Data::Key(Some(KvPair {
+                path: path.clone(),
+                value: "v".into(),
+                ..KvPair::default()
+            })),
+            _ => Data::List(Vec::new()),
+        };
+        brain.remember(dep, data);
+    }
+    let _ = t.render(Arc::new(brain));
+});
