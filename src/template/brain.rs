@@ -3,8 +3,12 @@
 //! pure and repeatable. A dependency with no entry has not been fetched yet.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use gotmpl::Value;
 
 use super::dep::Dep;
+use super::value;
 
 /// One service instance as `service` returns it (consul-template's `HealthService`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -145,10 +149,31 @@ pub enum Data {
     Datacenters(Vec<String>),
 }
 
-/// The latest data of every dependency fetched so far.
+/// One dependency's data, with what renders derive from it computed once (the template
+/// values of service entries), so a render does not rebuild 1,000 entries every time.
+#[derive(Debug)]
+pub struct Stored {
+    /// The data as fetched (service entries sorted by node, then ID).
+    pub data: Data,
+    values: OnceLock<Arc<[Value]>>,
+}
+
+impl Stored {
+    /// The template values of `Data::Services` entries, index-aligned with them.
+    pub fn service_values(&self) -> Arc<[Value]> {
+        self.values
+            .get_or_init(|| match &self.data {
+                Data::Services(all) => all.iter().map(value::service).collect(),
+                _ => Arc::from([]),
+            })
+            .clone()
+    }
+}
+
+/// The latest data of every dependency fetched so far; cheap to clone (entries are shared).
 #[derive(Debug, Clone, Default)]
 pub struct Brain {
-    data: HashMap<Dep, Data>,
+    data: HashMap<Dep, Arc<Stored>>,
 }
 
 impl Brain {
@@ -158,11 +183,18 @@ impl Brain {
     }
 
     /// Stores `dep`'s latest data; returns whether it differs from what was there.
-    pub fn remember(&mut self, dep: Dep, data: Data) -> bool {
+    pub fn remember(&mut self, dep: Dep, mut data: Data) -> bool {
+        if let Data::Services(all) = &mut data {
+            all.sort_by(|a, b| (&a.node, &a.id).cmp(&(&b.node, &b.id)));
+        }
         match self.data.get(&dep) {
-            Some(old) if *old == data => false,
+            Some(old) if old.data == data => false,
             _ => {
-                self.data.insert(dep, data);
+                let stored = Stored {
+                    data,
+                    values: OnceLock::new(),
+                };
+                self.data.insert(dep, Arc::new(stored));
                 true
             }
         }
@@ -170,7 +202,12 @@ impl Brain {
 
     /// The data of `dep`, if fetched.
     pub fn recall(&self, dep: &Dep) -> Option<&Data> {
-        self.data.get(dep)
+        self.data.get(dep).map(|s| &s.data)
+    }
+
+    /// The stored entry of `dep` (data plus derived values), if fetched.
+    pub fn stored(&self, dep: &Dep) -> Option<Arc<Stored>> {
+        self.data.get(dep).cloned()
     }
 
     /// Drops `dep` (no template uses it any more).

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use gotmpl::{FuncMap, Value};
 
 use super::{add, all_str, arg_str, lock, string, FnResult, Shared};
-use crate::template::brain::{Data, ServiceEntry};
+use crate::template::brain::{Data, Stored};
 use crate::template::dep::Dep;
 use crate::template::value;
 
@@ -21,7 +21,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     let st = state.clone();
     add(map, "services", move |args| {
         let dep = Dep::services(&all_str(args)?).map_err(|e| e.to_string())?;
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::CatalogServices(m)) => Value::List(
                 m.iter()
                     .map(|(name, tags)| {
@@ -44,7 +44,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     let st = state.clone();
     add(map, "node", move |args| {
         let dep = Dep::node(&all_str(args)?).map_err(|e| e.to_string())?;
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::Node(Some((n, services)))) => {
                 let mut services = services.clone();
                 services.sort_by(|a, b| a.id.cmp(&b.id));
@@ -62,7 +62,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     let st = state.clone();
     add(map, "nodes", move |args| {
         let dep = Dep::nodes(&all_str(args)?).map_err(|e| e.to_string())?;
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::Nodes(nodes)) => {
                 let mut nodes = nodes.clone();
                 nodes.sort_by(|a, b| a.node.cmp(&b.node));
@@ -75,7 +75,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     add(map, "datacenters", move |args| {
         let ignore_failing = matches!(args.first(), Some(Value::Bool(true)));
         let dep = Dep::Datacenters { ignore_failing };
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::Datacenters(dcs)) => Value::List(dcs.iter().map(string).collect()),
             _ => Value::List(Arc::from([])),
         })
@@ -84,7 +84,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     let st = state.clone();
     add(map, "file", move |args| {
         let dep = Dep::File(arg_str(args, 0)?);
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::File(text)) => string(&text),
             _ => string(""),
         })
@@ -127,12 +127,12 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     }
 }
 
-/// Records `dep` as used and returns its data, if the brain has it.
-fn read(state: &Shared, dep: &Dep) -> Option<Data> {
+/// Records `dep` as used and returns its stored data, if the brain has it.
+fn read(state: &Shared, dep: &Dep) -> Option<Arc<Stored>> {
     let mut st = lock(state);
-    let data = st.brain.recall(dep).cloned();
-    st.touch(dep, data.is_some());
-    data
+    let stored = st.brain.stored(dep);
+    st.touch(dep, stored.is_some());
+    stored
 }
 
 /// `service "[tag.]name[@dc][|filter]"`: instances sorted by node then ID; the default filter
@@ -142,12 +142,24 @@ fn service(state: &Shared, args: &[Value]) -> FnResult {
     let Dep::Service(q) = &dep else {
         return Err("not a service query".into());
     };
-    let Some(Data::Services(all)) = read(state, &dep) else {
+    let stored = {
+        let mut st = lock(state);
+        let stored = st.brain.stored(&dep);
+        st.touch(&dep, stored.is_some());
+        stored
+    };
+    let Some(stored) = stored else {
         return Ok(Value::List(Arc::from([])));
     };
-    let mut keep: Vec<&ServiceEntry> = all
+    let Data::Services(all) = &stored.data else {
+        return Ok(Value::List(Arc::from([])));
+    };
+    // Entries are stored sorted by node then ID, with their values built once.
+    let values = stored.service_values();
+    let keep: Vec<Value> = all
         .iter()
-        .filter(|e| {
+        .zip(values.iter())
+        .filter(|(e, _)| {
             let status = value::aggregate_status(&e.checks);
             if q.filter.is_empty() {
                 e.checks.iter().all(|c| c.status == "passing") && status == "passing"
@@ -155,9 +167,9 @@ fn service(state: &Shared, args: &[Value]) -> FnResult {
                 q.filter.iter().any(|f| f == "any" || f == status)
             }
         })
+        .map(|(_, v)| v.clone())
         .collect();
-    keep.sort_by(|a, b| (&a.node, &a.id).cmp(&(&b.node, &b.id)));
-    Ok(Value::List(keep.into_iter().map(value::service).collect()))
+    Ok(Value::List(keep.into()))
 }
 
 fn register_kv(map: &mut FuncMap, state: &Shared) {
@@ -177,7 +189,7 @@ fn register_kv(map: &mut FuncMap, state: &Shared) {
     add(map, "keyExists", move |args| {
         let dep = Dep::key(&arg_str(args, 0)?).map_err(|e| e.to_string())?;
         Ok(Value::Bool(matches!(
-            read(&st, &dep),
+            read(&st, &dep).as_deref().map(|s| &s.data),
             Some(Data::Key(Some(_)))
         )))
     });
@@ -185,7 +197,7 @@ fn register_kv(map: &mut FuncMap, state: &Shared) {
     add(map, "keyOrDefault", move |args| {
         let dep = Dep::key(&arg_str(args, 0)?).map_err(|e| e.to_string())?;
         let default = arg_str(args, 1)?;
-        Ok(match read(&st, &dep) {
+        Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
             Some(Data::Key(Some(p))) if !p.value.is_empty() => string(&p.value),
             _ => string(default),
         })
