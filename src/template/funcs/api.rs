@@ -49,7 +49,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
                 let mut services = services.clone();
                 services.sort_by(|a, b| a.id.cmp(&b.id));
                 value::map(vec![
-                    ("Node", value::node(&n)),
+                    ("Node", value::node(n)),
                     (
                         "Services",
                         Value::List(services.iter().map(value::node_service).collect()),
@@ -85,7 +85,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     add(map, "file", move |args| {
         let dep = Dep::File(arg_str(args, 0)?);
         Ok(match read(&st, &dep).as_deref().map(|s| &s.data) {
-            Some(Data::File(text)) => string(&text),
+            Some(Data::File(text)) => string(text),
             _ => string(""),
         })
     });
