@@ -116,8 +116,27 @@ static NODE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-fn group(c: &regex::Captures<'_>, name: &str) -> Option<String> {
-    c.name(name).map(|m| m.as_str().to_string())
+/// Matches `s` against `re`; the result looks up named groups.
+fn captures(
+    re: &Regex,
+    func: &'static str,
+    s: &str,
+) -> Result<impl Fn(&str) -> Option<String>, DepError> {
+    let c = re.captures(s).ok_or_else(|| DepError::Format {
+        func,
+        input: s.to_string(),
+    })?;
+    let groups: Vec<(String, String)> = re
+        .capture_names()
+        .flatten()
+        .filter_map(|n| c.name(n).map(|m| (n.to_string(), m.as_str().to_string())))
+        .collect();
+    Ok(move |name: &str| {
+        groups
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    })
 }
 
 impl Dep {
@@ -125,13 +144,10 @@ impl Dep {
     /// (the legacy `service "web" "any"` form).
     pub fn service(args: &[String]) -> Result<Dep, DepError> {
         let s = args.join("|");
-        let c = SERVICE.captures(&s).ok_or_else(|| DepError::Format {
-            func: "health.service",
-            input: s.clone(),
-        })?;
+        let c = captures(&SERVICE, "health.service", &s)?;
         let mut filter: Vec<String> = Vec::new();
-        if let Some(f) = c.name("filter") {
-            for part in f.as_str().split(',') {
+        if let Some(f) = c("filter") {
+            for part in f.split(',') {
                 if !STATES.contains(&part) {
                     return Err(DepError::Filter(part.to_string(), s.clone()));
                 }
@@ -142,74 +158,54 @@ impl Dep {
             filter.sort();
         }
         Ok(Dep::Service(ServiceQuery {
-            name: group(&c, "name").unwrap_or_default(),
-            tag: group(&c, "tag"),
-            dc: group(&c, "dc"),
-            near: group(&c, "near"),
+            name: c("name").unwrap_or_default(),
+            tag: c("tag"),
+            dc: c("dc"),
+            near: c("near"),
             filter,
         }))
     }
 
     /// `key`, `keyExists`, `keyOrDefault`: `[/]path[?query][@dc]`.
     pub fn key(s: &str) -> Result<Dep, DepError> {
-        let c = KEY.captures(s).ok_or_else(|| DepError::Format {
-            func: "kv.get",
-            input: s.to_string(),
-        })?;
+        let c = captures(&KEY, "kv.get", s)?;
         Ok(Dep::Key {
-            path: group(&c, "key").unwrap_or_default(),
-            dc: group(&c, "dc"),
+            path: c("key").unwrap_or_default(),
+            dc: c("dc"),
         })
     }
 
     /// `ls`/`tree` (and the safe forms): `[/]prefix[?query][@dc]`.
     pub fn list(s: &str, recursive: bool) -> Result<Dep, DepError> {
-        let c = PREFIX.captures(s).ok_or_else(|| DepError::Format {
-            func: "kv.list",
-            input: s.to_string(),
-        })?;
+        let c = captures(&PREFIX, "kv.list", s)?;
         Ok(Dep::List {
-            prefix: group(&c, "prefix").unwrap_or_default(),
-            dc: group(&c, "dc"),
+            prefix: c("prefix").unwrap_or_default(),
+            dc: c("dc"),
             recursive,
         })
     }
 
     /// `services "[?query][@dc]"` (arguments joined).
     pub fn services(args: &[String]) -> Result<Dep, DepError> {
-        let s = args.concat();
-        let c = SERVICES.captures(&s).ok_or_else(|| DepError::Format {
-            func: "catalog.services",
-            input: s.clone(),
-        })?;
-        Ok(Dep::Services {
-            dc: group(&c, "dc"),
-        })
+        let c = captures(&SERVICES, "catalog.services", &args.concat())?;
+        Ok(Dep::Services { dc: c("dc") })
     }
 
     /// `nodes "[?query][@dc][~near]"` (arguments joined).
     pub fn nodes(args: &[String]) -> Result<Dep, DepError> {
-        let s = args.concat();
-        let c = NODES.captures(&s).ok_or_else(|| DepError::Format {
-            func: "catalog.nodes",
-            input: s.clone(),
-        })?;
+        let c = captures(&NODES, "catalog.nodes", &args.concat())?;
         Ok(Dep::Nodes {
-            dc: group(&c, "dc"),
-            near: group(&c, "near"),
+            dc: c("dc"),
+            near: c("near"),
         })
     }
 
     /// `node "[name][?query][@dc]"` (arguments joined; no name = the agent's node).
     pub fn node(args: &[String]) -> Result<Dep, DepError> {
-        let s = args.concat();
-        let c = NODE.captures(&s).ok_or_else(|| DepError::Format {
-            func: "catalog.node",
-            input: s.clone(),
-        })?;
+        let c = captures(&NODE, "catalog.node", &args.concat())?;
         Ok(Dep::Node {
-            name: group(&c, "name").unwrap_or_default(),
-            dc: group(&c, "dc"),
+            name: c("name").unwrap_or_default(),
+            dc: c("dc"),
         })
     }
 

@@ -20,31 +20,19 @@ pub(super) fn register(map: &mut FuncMap) {
         }))
     });
     add(map, "parseInt", |a| {
-        let s = arg_str(a, 0)?;
-        if s.is_empty() {
-            return Ok(Value::Int(0));
-        }
-        s.parse::<i64>()
-            .map(Value::Int)
-            .map_err(|_| format!("parseInt: invalid syntax: {s:?}"))
+        number(a, "parseInt", Value::Int(0), |s| {
+            s.parse().ok().map(Value::Int)
+        })
     });
     add(map, "parseUint", |a| {
-        let s = arg_str(a, 0)?;
-        if s.is_empty() {
-            return Ok(Value::Uint(0));
-        }
-        s.parse::<u64>()
-            .map(Value::Uint)
-            .map_err(|_| format!("parseUint: invalid syntax: {s:?}"))
+        number(a, "parseUint", Value::Uint(0), |s| {
+            s.parse().ok().map(Value::Uint)
+        })
     });
     add(map, "parseFloat", |a| {
-        let s = arg_str(a, 0)?;
-        if s.is_empty() {
-            return Ok(Value::Float(0.0));
-        }
-        s.parse::<f64>()
-            .map(Value::Float)
-            .map_err(|_| format!("parseFloat: invalid syntax: {s:?}"))
+        number(a, "parseFloat", Value::Float(0.0), |s| {
+            s.parse().ok().map(Value::Float)
+        })
     });
     add(map, "parseJSON", |a| {
         let s = arg_str(a, 0)?;
@@ -68,6 +56,15 @@ pub(super) fn register(map: &mut FuncMap) {
         let text = toml::to_string(&v).map_err(|e| e.to_string())?;
         Ok(string(text.trim()))
     });
+}
+
+/// consul-template's `parseInt`/`parseUint`/`parseFloat`: "" is zero, else strconv's rules.
+fn number(a: &[Value], name: &str, zero: Value, parse: impl Fn(&str) -> Option<Value>) -> FnResult {
+    let s = arg_str(a, 0)?;
+    if s.is_empty() {
+        return Ok(zero);
+    }
+    parse(&s).ok_or_else(|| format!("{name}: invalid syntax: {s:?}"))
 }
 
 /// JSON (objects → maps, arrays → lists, integral numbers → ints) as template values.
