@@ -9,11 +9,13 @@
 //! - `value.rs`: data as template values with Go's field names and JSON field order.
 //! - `funcs/`: the function map (API functions record dependencies; helpers are pure).
 //! - `check.rs`: Go's parse-time "function not defined" check.
+//! - `hbs.rs`: the handlebars front end for `.hbs` sources, on the same functions.
 
 pub mod brain;
 pub mod check;
 pub mod dep;
 pub mod funcs;
+pub mod hbs;
 pub mod value;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -77,17 +79,24 @@ pub struct Rendered {
     pub missing: Vec<Dep>,
 }
 
+/// The parsed form: Go text/template, or handlebars for `.hbs` sources.
+enum Engine {
+    Go(Arc<OnceLock<gotmpl::Template>>),
+    Hbs(Box<handlebars::Handlebars<'static>>),
+}
+
 /// A parsed template, ready to render against any brain.
 pub struct Template {
     name: String,
-    parsed: Arc<OnceLock<gotmpl::Template>>,
+    engine: Engine,
     state: Shared,
     /// One render at a time: the function closures share `state`.
     rendering: Mutex<()>,
 }
 
 impl Template {
-    /// Parses `src` (named `name` in errors) with consul-template's functions.
+    /// Parses `src` (named `name` in errors) with consul-template's functions; a name ending
+    /// in `.hbs` is a handlebars template on the same functions.
     pub fn parse(name: &str, src: &str, opts: &Options) -> Result<Template, TemplateError> {
         let state: Shared = Arc::new(Mutex::new(RenderState::default()));
         let parsed = Arc::new(OnceLock::new());
@@ -101,6 +110,15 @@ impl Template {
                     )))
                 });
             }
+        }
+        if name.ends_with(".hbs") {
+            let reg = hbs::parse(name, src, map).map_err(TemplateError::Parse)?;
+            return Ok(Template {
+                name: name.to_string(),
+                engine: Engine::Hbs(Box::new(reg)),
+                state,
+                rendering: Mutex::new(()),
+            });
         }
         let known = funcs::names();
         if let Some(e) =
@@ -122,7 +140,7 @@ impl Template {
         let _ = parsed.set(t);
         Ok(Template {
             name: name.to_string(),
-            parsed,
+            engine: Engine::Go(parsed),
             state,
             rendering: Mutex::new(()),
         })
@@ -136,11 +154,15 @@ impl Template {
             brain,
             ..RenderState::default()
         };
-        let t = self.parsed.get().ok_or_else(|| TemplateError::Exec {
-            name: self.name.clone(),
-            message: "not parsed".into(),
-        })?;
-        let result = t.execute_to_string(&Value::Nil);
+        let result = match &self.engine {
+            Engine::Go(parsed) => match parsed.get() {
+                Some(t) => t.execute_to_string(&Value::Nil).map_err(|e| e.to_string()),
+                None => Err("not parsed".to_string()),
+            },
+            Engine::Hbs(reg) => reg
+                .render(&self.name, &serde_json::Value::Null)
+                .map_err(|e| e.to_string()),
+        };
         let st = std::mem::take(&mut *lock(&self.state));
         match result {
             Ok(text) => Ok(Rendered {
@@ -148,9 +170,9 @@ impl Template {
                 used: st.used,
                 missing: st.missing,
             }),
-            Err(e) => Err(TemplateError::Exec {
+            Err(message) => Err(TemplateError::Exec {
                 name: self.name.clone(),
-                message: e.to_string(),
+                message,
             }),
         }
     }

@@ -403,3 +403,25 @@ fn errors_name_the_template_line_and_column() {
     assert!(t.render(Arc::new(Brain::new())).is_err());
     check("{{(parseJSON `{}`).nope}}", &b, "<no value>");
 }
+
+#[test]
+fn handlebars_sources_use_the_same_functions_and_tracking() {
+    let b = brain();
+    let t = Template::parse(
+        "up.hbs",
+        "{{#each (service \"web\")}}server {{Address}}:{{Port}};{{/each}} {{toUpper \"a&b\"}} {{key \"app/name\"}}",
+        &Options::default(),
+    )
+    .unwrap();
+    let r = t.render(Arc::new(b)).unwrap();
+    assert_eq!(
+        r.text,
+        "server 10.0.0.1:8001;server 10.0.0.2:8002; A&B berth"
+    );
+    assert!(r.missing.is_empty());
+    assert_eq!(r.used.len(), 2);
+    let r = t.render(Arc::new(Brain::new())).unwrap();
+    assert_eq!(r.missing.len(), 2, "nothing fetched yet: {:?}", r.missing);
+    let e = Template::parse("bad.hbs", "{{#each x}}", &Options::default()).err();
+    assert!(matches!(e, Some(TemplateError::Parse(m)) if m.starts_with("template: bad.hbs")));
+}

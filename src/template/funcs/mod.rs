@@ -8,7 +8,7 @@
 
 mod api;
 mod coll;
-mod conv;
+pub(crate) mod conv;
 mod host;
 mod math;
 mod text;
