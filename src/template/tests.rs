@@ -357,6 +357,16 @@ fn helpers() {
         &b,
         "a1",
     );
+    check(
+        "{{(parseYAML \"a:\\n  b: 1\").a.b}} {{toJSON (mergeMap (parseJSON `{\"a\":1,\"m\":{\"x\":1}}`) (parseJSON `{\"a\":2,\"b\":3,\"m\":{\"y\":2}}`))}}",
+        &b,
+        "1 {\"a\":1,\"b\":3,\"m\":{\"x\":1,\"y\":2}}",
+    );
+    check(
+        "{{toJSON (mergeMapWithOverride (parseJSON `{\"a\":1}`) (parseJSON `{\"a\":2}`))}}",
+        &b,
+        "{\"a\":2}",
+    );
     check_err("{{indent -1 \"x\"}}", &b, "positive integer");
     check_err("{{parseInt \"x\"}}", &b, "error calling parseInt");
 }

@@ -134,6 +134,17 @@ pub(super) fn register(map: &mut FuncMap) {
         }
         Ok(Value::Map(Arc::new(root)))
     });
+    for (name, overwrite) in [("mergeMap", false), ("mergeMapWithOverride", true)] {
+        add(map, name, move |a| {
+            arity(a, 2)?;
+            let (Value::Map(dst), Value::Map(src)) = (&a[0], &a[1]) else {
+                return Err(format!("{name}: both arguments must be maps"));
+            };
+            let mut out = (**dst).clone();
+            merge(&mut out, src, overwrite);
+            Ok(Value::Map(Arc::new(out)))
+        });
+    }
     add(map, "loop", |a| {
         let int = |v: &Value| match v {
             Value::String(s) => s.trim().parse::<i64>().map_err(|e| e.to_string()),
@@ -151,6 +162,20 @@ pub(super) fn register(map: &mut FuncMap) {
         }
         Ok(Value::List((from..to).map(Value::Int).collect()))
     });
+}
+
+/// mergo's merge of `src` into `dst`: nested maps merge, other values fill gaps (or, with
+/// `overwrite`, replace).
+fn merge(dst: &mut BTreeMap<Arc<str>, Value>, src: &BTreeMap<Arc<str>, Value>, overwrite: bool) {
+    for (k, v) in src {
+        match (dst.get_mut(k), v) {
+            (Some(Value::Map(d)), Value::Map(s)) => merge(Arc::make_mut(d), s, overwrite),
+            (Some(_), _) if !overwrite => {}
+            _ => {
+                dst.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 /// `in`: element equality for lists (numbers by value), substring for strings.

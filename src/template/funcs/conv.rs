@@ -42,6 +42,14 @@ pub(super) fn register(map: &mut FuncMap) {
         let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| e.to_string())?;
         Ok(from_json(&v))
     });
+    add(map, "parseYAML", |a| {
+        let s = arg_str(a, 0)?;
+        if s.trim().is_empty() {
+            return Ok(Value::Map(Arc::new(BTreeMap::new())));
+        }
+        let v: serde_json::Value = serde_yaml::from_str(&s).map_err(|e| e.to_string())?;
+        Ok(from_json(&v))
+    });
     add(map, "toJSON", |a| json(a, false, true));
     add(map, "toJSONPretty", |a| json(a, true, true));
     add(map, "toUnescapedJSON", |a| json(a, false, false));
