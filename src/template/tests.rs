@@ -319,6 +319,12 @@ fn helpers() {
         &b,
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
     );
+    check("{{md5sum \"abc\"}}", &b, "900150983cd24fb0d6963f7d28e17f72");
+    check(
+        "{{hmacSHA256Hex \"The quick brown fox jumps over the lazy dog\" \"key\"}}",
+        &b,
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+    );
     check(
         "{{parseBool \"true\"}} {{parseInt \"-3\"}} {{parseFloat \"1.5\"}} {{parseUint \"\"}}",
         &b,

@@ -128,6 +128,17 @@ pub(super) fn register(map: &mut FuncMap) {
                 .collect::<String>(),
         ))
     });
+    add(map, "md5sum", |a| {
+        Ok(string(hex(&md5::Md5::digest(arg_str(a, 0)?.as_bytes()))))
+    });
+    add(map, "hmacSHA256Hex", |a| {
+        arity(a, 2)?;
+        let (message, key) = (arg_str(a, 0)?, arg_str(a, 1)?);
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key.as_bytes())
+            .map_err(|e| e.to_string())?;
+        hmac::Mac::update(&mut mac, message.as_bytes());
+        Ok(string(hex(&hmac::Mac::finalize(mac).into_bytes())))
+    });
     add(map, "timestamp", |a| {
         let now = std::time::SystemTime::now();
         match a.first() {
@@ -140,6 +151,11 @@ pub(super) fn register(map: &mut FuncMap) {
             Some(_) => Err("timestamp: only the default (RFC 3339) and \"unix\" layouts are supported by Berth".into()),
         }
     });
+}
+
+/// Lower-case hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Go's `strings.Title`: upper-cases the first letter of each word, leaves the rest.
