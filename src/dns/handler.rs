@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::answer::{self, Ask, Reply};
 use super::found::Found;
@@ -65,38 +65,36 @@ impl Handler {
         {
             return self.error(&q, ResponseCode::NotImp);
         }
-        let qname: Name = question.name().clone();
         let stale = self.staleness();
-        let (lookup, domain) = match name::parse(&qname.to_ascii(), &self.settings.domains) {
-            Parsed::Outside => return self.recurse(&q, packet).await,
-            Parsed::Reverse(ip) => {
-                let lookup = Lookup::Ptr { ip };
-                match self.source.fetch(&lookup, stale, false).await {
-                    Ok(Found::Nothing) if self.settings.recursors.is_some() => {
-                        return self.recurse(&q, packet).await
+        let (lookup, domain) =
+            match name::parse(&question.name().to_ascii(), &self.settings.domains) {
+                Parsed::Outside => return self.recurse(&q, packet).await,
+                Parsed::Reverse(ip) => {
+                    let lookup = Lookup::Ptr { ip };
+                    match self.source.fetch(&lookup, stale, false).await {
+                        Ok(Found::Nothing) if self.settings.recursors.is_some() => {
+                            return self.recurse(&q, packet).await
+                        }
+                        Ok(found) => {
+                            let domain = self.settings.domains[0].clone();
+                            return self.reply(&q, &lookup, &found, &domain);
+                        }
+                        Err(e) => return self.servfail(&q, &e),
                     }
-                    Ok(found) => {
-                        let domain = self.settings.domains[0].clone();
-                        return self.reply(&q, &lookup, &found, &domain);
-                    }
-                    Err(e) => return self.servfail(&q, &e),
                 }
-            }
-            Parsed::Inside(None, domain) => {
-                return self.reply(&q, &Lookup::Apex, &Found::Nothing, &domain);
-            }
-            Parsed::Inside(Some(lookup), domain) => (lookup, domain),
-        };
+                Parsed::Inside(None, domain) => {
+                    return self.reply(&q, &Lookup::Apex, &Found::Nothing, &domain);
+                }
+                Parsed::Inside(Some(lookup), domain) => (lookup, domain),
+            };
         if !self.in_our_dc(&lookup) {
             return self.reply(&q, &lookup, &Found::Nothing, &domain);
         }
         let found = match &lookup {
             // Addresses are in the name itself; nothing to read.
             Lookup::Addr { .. } => Ok(Found::Nothing),
-            _ => match self.source.local(&lookup, stale) {
-                Some(found) => Ok(found),
-                None => self.source.fetch(&lookup, stale, false).await,
-            },
+            // From the local catalog without suspending when the rules allow, else over RPC.
+            _ => self.source.fetch(&lookup, stale, false).await,
         };
         match found {
             Ok(found) => self.reply(&q, &lookup, &found, &domain),

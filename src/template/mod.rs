@@ -120,7 +120,7 @@ impl Template {
                 rendering: Mutex::new(()),
             });
         }
-        let known = funcs::names();
+        let known = funcs::names(&map);
         if let Some(e) =
             check::undefined_function(name, src, (&opts.left_delim, &opts.right_delim), &known)
         {

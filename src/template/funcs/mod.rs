@@ -84,11 +84,9 @@ pub fn func_map(state: Shared, hook: ExecuteHook) -> FuncMap {
     map
 }
 
-/// The names every template may call: ours plus Go's built-ins.
-pub fn names() -> Vec<String> {
-    let mut v: Vec<String> = func_map(Shared::default(), ExecuteHook::default())
-        .into_keys()
-        .collect();
+/// The names a template with function map `map` may call: those plus Go's built-ins.
+pub fn names(map: &FuncMap) -> Vec<String> {
+    let mut v: Vec<String> = map.keys().cloned().collect();
     v.extend(
         [
             "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html",
