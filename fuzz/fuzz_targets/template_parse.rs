@@ -1,5 +1,6 @@
-//! Any text as a template: parsing (gotmpl plus our function check) and, when it parses, one
-//! render against an empty brain and one against a brain with data. Nothing may panic.
+//! Any text as a template, both as Go text/template (gotmpl's parser, our function check and
+//! our evaluator) and as handlebars: when it parses, one render against an empty brain and
+//! one against a brain with data for everything the first found missing. Nothing may panic.
 #![no_main]
 
 use std::sync::Arc;
@@ -10,7 +11,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else { return };
-    let Ok(t) = Template::parse("fuzz", src, &Options::default()) else { return };
+    for name in ["fuzz", "fuzz.hbs"] {
+        run(name, src);
+    }
+});
+
+fn run(name: &str, src: &str) {
+    let Ok(t) = Template::parse(name, src, &Options::default()) else { return };
     let Ok(first) = t.render(Arc::new(Brain::new())) else { return };
     let mut brain = Brain::new();
     for dep in first.missing {
@@ -25,4 +32,4 @@ fuzz_target!(|data: &[u8]| {
         brain.remember(dep, data);
     }
     let _ = t.render(Arc::new(brain));
-});
+}

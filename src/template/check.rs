@@ -2,27 +2,25 @@
 //! a template names must exist (`function "SENDGRID_USER" not defined`), so a typo fails when
 //! the template is loaded, not on the first render with data.
 
-use gotmpl::parse::{CommandNode, Expr, ListNode, Node, Parser, PipeNode, Pos};
+use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode, Pos};
 
-/// The first call of a function not in `known`, as Go reports it:
+use super::exec::Program;
+
+/// The first call (in source order) of a function not in `known`, as Go reports it:
 /// `template: <name>:<line>:<col>: function "x" not defined`.
-pub fn undefined_function(
-    name: &str,
-    src: &str,
-    delims: (&str, &str),
-    known: &[String],
-) -> Option<String> {
-    let (tree, defines) = Parser::with_name(Some(name), src, delims.0, delims.1)
-        .ok()?
-        .parse()
-        .ok()?;
-    let mut found = None;
-    walk_list(&tree, known, &mut found);
-    for d in &defines {
-        walk_list(&d.body, known, &mut found);
+pub fn undefined_function(name: &str, prog: &Program, known: &[String]) -> Option<String> {
+    let mut first: Found = None;
+    for tree in prog.trees() {
+        let mut found = None;
+        walk_list(tree, known, &mut found);
+        if let Some((pos, f)) = found {
+            if first.as_ref().is_none_or(|(p, _)| pos.offset < p.offset) {
+                first = Some((pos, f));
+            }
+        }
     }
-    let (pos, func) = found?;
-    let (line, col) = line_col(src, pos);
+    let (pos, func) = first?;
+    let (line, col) = line_col(prog.src(), pos);
     Some(format!(
         "template: {name}:{line}:{col}: function {func:?} not defined"
     ))

@@ -1,5 +1,6 @@
-//! consul-template's template language: Go `text/template` (gotmpl, pinned, behind this
-//! facade) with consul-template's functions, and dependency tracking. A render reads only a
+//! consul-template's template language: Go `text/template` (gotmpl's parser, pinned, and our
+//! own evaluator in `exec/`, behind this facade) with consul-template's functions, and
+//! dependency tracking. A render reads only a
 //! `Brain` (the data of each dependency fetched so far) and reports the text, the
 //! dependencies it used and which of them still lack data; the runner (next issue) fetches,
 //! watches and writes.
@@ -8,19 +9,21 @@
 //! - `brain.rs`: fetched data by dependency.
 //! - `value.rs`: data as template values with Go's field names and JSON field order.
 //! - `funcs/`: the function map (API functions record dependencies; helpers are pure).
+//! - `exec/`: the evaluator (Go's execution rules, errors with line and column, `fmt`).
 //! - `check.rs`: Go's parse-time "function not defined" check.
 //! - `hbs.rs`: the handlebars front end for `.hbs` sources, on the same functions.
 
 pub mod brain;
 pub mod check;
 pub mod dep;
+pub mod exec;
 pub mod funcs;
 pub mod hbs;
 pub mod value;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gotmpl::{MissingKey, Value};
+use gotmpl::Value;
 
 use brain::Brain;
 use dep::Dep;
@@ -58,8 +61,9 @@ pub enum TemplateError {
     #[error("{0}")]
     Parse(String),
     /// Execution failed (a function error, a bad index, a missing key with
-    /// `error_on_missing_key`).
-    #[error("template: {name}: executing: {message}")]
+    /// `error_on_missing_key`); the message is Go's, with name, line, column and node:
+    /// `template: t:3:7: executing "t" at <key "x">: ...`.
+    #[error("{message}")]
     Exec {
         /// Template name (its source path).
         name: String,
@@ -81,7 +85,7 @@ pub struct Rendered {
 
 /// The parsed form: Go text/template, or handlebars for `.hbs` sources.
 enum Engine {
-    Go(Arc<OnceLock<gotmpl::Template>>),
+    Go(Arc<OnceLock<exec::Program>>),
     Hbs(Box<handlebars::Handlebars<'static>>),
 }
 
@@ -121,22 +125,17 @@ impl Template {
             });
         }
         let known = funcs::names(&map);
-        if let Some(e) =
-            check::undefined_function(name, src, (&opts.left_delim, &opts.right_delim), &known)
-        {
+        let t = exec::Program::parse(
+            name,
+            src,
+            (&opts.left_delim, &opts.right_delim),
+            map,
+            opts.error_on_missing_key,
+        )
+        .map_err(TemplateError::Parse)?;
+        if let Some(e) = check::undefined_function(name, &t, &known) {
             return Err(TemplateError::Parse(e));
         }
-        let missing = if opts.error_on_missing_key {
-            MissingKey::Error
-        } else {
-            MissingKey::ZeroValue
-        };
-        let t = gotmpl::Template::new(name)
-            .delims(&opts.left_delim, &opts.right_delim)
-            .missing_key(missing)
-            .funcs(map)
-            .parse(src)
-            .map_err(|e| TemplateError::Parse(e.to_string()))?;
         let _ = parsed.set(t);
         Ok(Template {
             name: name.to_string(),
@@ -156,12 +155,12 @@ impl Template {
         };
         let result = match &self.engine {
             Engine::Go(parsed) => match parsed.get() {
-                Some(t) => t.execute_to_string(&Value::Nil).map_err(|e| e.to_string()),
+                Some(t) => t.execute(&Value::Nil),
                 None => Err("not parsed".to_string()),
             },
             Engine::Hbs(reg) => reg
                 .render(&self.name, &serde_json::Value::Null)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| format!("template: {}: {e}", self.name)),
         };
         let st = std::mem::take(&mut *lock(&self.state));
         match result {

@@ -418,6 +418,58 @@ fn errors_name_the_template_line_and_column() {
     let t = Template::parse("t", "{{(parseJSON `{}`).nope}}", &strict).unwrap();
     assert!(t.render(Arc::new(Brain::new())).is_err());
     check("{{(parseJSON `{}`).nope}}", &b, "<no value>");
+    // Execution errors: Go's full form, with line, column and the offending node.
+    check_err(
+        "a\n  {{ secret \"kv/x\" }}",
+        &b,
+        "template: t:2:5: executing \"t\" at <secret \"kv/x\">: error calling secret:",
+    );
+    check_err(
+        "{{ range service \"web\" }}{{ .Adress }}{{ end }}",
+        &brain(),
+        "template: t:1:28: executing \"t\" at <.Adress>: can't evaluate field Adress in type *dependency.HealthService",
+    );
+    let e = render("{{ executeTemplate \"nope\" }}", &b).unwrap_err();
+    assert!(e.to_string().contains("no template \"nope\""), "{e}");
+}
+
+#[test]
+fn scratch_is_a_per_render_store_with_methods() {
+    let b = Brain::new();
+    check(
+        "{{ scratch.Set \"a\" \"1\" }}{{ scratch.SetX \"a\" \"2\" }}{{ scratch.Get \"a\" }}\
+         {{ scratch.Key \"a\" }}{{ scratch.Key \"b\" }}",
+        &b,
+        "1truefalse",
+    );
+    check(
+        "{{ scratch.MapSet \"m\" \"z\" 1 }}{{ scratch.MapSet \"m\" \"a\" 2 }}\
+         {{ scratch.MapSetX \"m\" \"a\" 3 }}{{ range scratch.MapValues \"m\" }}{{ . }}{{ end }}",
+        &b,
+        "21",
+    );
+    check(
+        "{{ if scratch.Key \"a\" }}kept{{ else }}fresh{{ end }}",
+        &b,
+        "fresh",
+    );
+    check_err(
+        "{{ scratch.Set \"s\" 1 }}{{ scratch.MapSet \"s\" \"k\" 1 }}",
+        &b,
+        "error calling MapSet: \"s\" is not a map",
+    );
+    let t = Template::parse(
+        "t",
+        "{{ scratch.Get \"a\" }}{{ scratch.Set \"a\" \"x\" }}",
+        &Options::default(),
+    )
+    .unwrap();
+    let first = t.render(Arc::new(Brain::new())).unwrap().text;
+    let second = t.render(Arc::new(Brain::new())).unwrap().text;
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("<no value>", "<no value>")
+    );
 }
 
 #[test]

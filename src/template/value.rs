@@ -222,10 +222,45 @@ pub fn kv_pair(p: &KvPair, key: &str) -> Value {
     ])
 }
 
+/// The Go type of each entry of `STRUCTS`, for Go's "can't evaluate field" errors.
+pub const GO_TYPES: &[&str] = &[
+    "*dependency.HealthService",
+    "*api.HealthCheck",
+    "api.AgentWeights",
+    "api.ServiceAddress",
+    "*dependency.CatalogSnippet",
+    "*dependency.Node",
+    "*dependency.CatalogNodeServices",
+    "*dependency.CatalogService",
+    "*dependency.KeyPair",
+];
+
+/// The Go type a map stands for, when its keys are exactly one of `STRUCTS`.
+pub fn struct_type(m: &BTreeMap<Arc<str>, Value>) -> Option<&'static str> {
+    let fields = struct_order(m)?;
+    let i = STRUCTS.iter().position(|f| std::ptr::eq(*f, fields))?;
+    GO_TYPES.get(i).copied()
+}
+
 /// The Go struct field order for a map with exactly these keys, if it is one of `STRUCTS`.
 pub fn struct_order(m: &BTreeMap<Arc<str>, Value>) -> Option<&'static [&'static str]> {
     STRUCTS
         .iter()
         .find(|fields| fields.len() == m.len() && fields.iter().all(|f| m.contains_key(*f)))
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_struct_has_a_go_type() {
+        assert_eq!(STRUCTS.len(), GO_TYPES.len());
+        let m = match service(&ServiceEntry::default()) {
+            Value::Map(m) => m,
+            _ => unreachable!(),
+        };
+        assert_eq!(struct_type(&m), Some("*dependency.HealthService"));
+    }
 }

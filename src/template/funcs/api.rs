@@ -13,7 +13,7 @@ use crate::template::value;
 
 /// How `executeTemplate` reaches the parsed template it belongs to (set once after parsing).
 #[derive(Clone, Default)]
-pub struct ExecuteHook(pub Weak<OnceLock<gotmpl::Template>>);
+pub struct ExecuteHook(pub Weak<OnceLock<crate::template::exec::Program>>);
 
 pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
     let st = state.clone();
@@ -98,9 +98,7 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
         let Some(t) = cell.get() else {
             return Err("executeTemplate called before parsing finished".into());
         };
-        t.execute_template_to_string(&name, &data)
-            .map(string)
-            .map_err(|e| e.to_string())
+        t.execute_named(&name, &data).map(string)
     });
     for name in ["connect", "caRoots", "caLeaf"] {
         add(map, name, move |_| {

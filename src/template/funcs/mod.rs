@@ -11,6 +11,7 @@ mod coll;
 pub(crate) mod conv;
 mod host;
 mod math;
+mod scratch;
 mod text;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +32,8 @@ pub struct RenderState {
     pub used: Vec<Dep>,
     /// Used dependencies that have no data yet (the output must not be written).
     pub missing: Vec<Dep>,
+    /// `scratch`'s store, empty at the start of every render.
+    pub scratch: std::collections::BTreeMap<String, Value>,
 }
 
 impl RenderState {
@@ -75,7 +78,8 @@ fn add(
 /// templates for `executeTemplate`.
 pub fn func_map(state: Shared, hook: ExecuteHook) -> FuncMap {
     let mut map = FuncMap::new();
-    api::register(&mut map, state, hook);
+    api::register(&mut map, state.clone(), hook);
+    scratch::register(&mut map, state);
     text::register(&mut map);
     coll::register(&mut map);
     conv::register(&mut map);
@@ -87,14 +91,7 @@ pub fn func_map(state: Shared, hook: ExecuteHook) -> FuncMap {
 /// The names a template with function map `map` may call: those plus Go's built-ins.
 pub fn names(map: &FuncMap) -> Vec<String> {
     let mut v: Vec<String> = map.keys().cloned().collect();
-    v.extend(
-        [
-            "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html",
-            "js", "urlquery", "call", "eq", "ne", "lt", "le", "gt", "ge",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
+    v.extend(super::exec::BUILTINS.iter().map(|s| s.to_string()));
     v
 }
 
