@@ -21,6 +21,11 @@ pub fn undefined_function(name: &str, prog: &Program, known: &[String]) -> Optio
     }
     let (pos, func) = first?;
     let (line, col) = line_col(prog.src(), pos);
+    if func.starts_with("sprig_") {
+        return Some(format!(
+            "template: {name}:{line}:{col}: function {func:?}: sprig functions are not supported by Berth"
+        ));
+    }
     Some(format!(
         "template: {name}:{line}:{col}: function {func:?} not defined"
     ))

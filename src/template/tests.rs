@@ -434,6 +434,22 @@ fn errors_name_the_template_line_and_column() {
 }
 
 #[test]
+fn functions_out_of_scope_say_so() {
+    let b = Brain::new();
+    check_err("{{ plugin \"x\" }}", &b, "plugin is not supported by Berth");
+    check_err(
+        "{{ \"v\" | writeToFile \"/tmp/x\" \"\" \"\" \"0644\" }}",
+        &b,
+        "writeToFile is not supported by Berth",
+    );
+    check_err(
+        "x{{ sprig_upper \"a\" }}",
+        &b,
+        "template: t:1:5: function \"sprig_upper\": sprig functions are not supported by Berth",
+    );
+}
+
+#[test]
 fn scratch_is_a_per_render_store_with_methods() {
     let b = Brain::new();
     check(

@@ -123,6 +123,20 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
             Err(format!("{name}: Nomad is not supported by Berth"))
         });
     }
+    // consul-template's side-effect and debugging functions: out of scope for now, refused
+    // by name when called rather than "not defined" at parse time.
+    for name in [
+        "plugin",
+        "writeToFile",
+        "spew_dump",
+        "spew_sdump",
+        "spew_printf",
+        "spew_sprintf",
+    ] {
+        add(map, name, move |_| {
+            Err(format!("{name} is not supported by Berth"))
+        });
+    }
 }
 
 /// Records `dep` as used and returns its stored data, if the brain has it.
