@@ -57,6 +57,7 @@ pub mod http;
 pub mod model;
 pub mod raft;
 pub mod rpc;
+pub mod runner;
 pub mod template;
 
 /// Berth's own version.

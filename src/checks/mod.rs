@@ -14,7 +14,7 @@ mod net;
 mod output;
 mod probe;
 pub mod reaper;
-mod script;
+pub(crate) mod script;
 pub mod status;
 mod tls;
 pub mod ttl;

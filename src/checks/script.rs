@@ -12,16 +12,47 @@ use super::Outcome;
 
 /// Runs `args` once.
 pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outcome {
+    match execute(args, timeout, max_output).await {
+        Ok(Finished::Exited { code, output }) => Outcome::from_exit(code.map(i64::from), output),
+        Ok(Finished::TimedOut { output }) => Outcome::timed_out(timeout, &output),
+        Err(message) => Outcome::critical(message),
+    }
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub(crate) enum Finished {
+    /// It exited (None: killed by a signal), with the tail of its output.
+    Exited {
+        /// Exit code.
+        code: Option<i32>,
+        /// Last bytes of stdout and stderr together.
+        output: String,
+    },
+    /// It ran past the timeout and its whole group was killed.
+    TimedOut {
+        /// What it wrote before.
+        output: String,
+    },
+}
+
+/// Runs `args` in its own process group with stdout and stderr in one pipe, keeping the last
+/// `max_output` bytes; kills the group at the timeout. Err: it could not be started.
+pub(crate) async fn execute(
+    args: &[String],
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Finished, String> {
     let Some((program, rest)) = args.split_first() else {
-        return Outcome::critical("Args: no command to run".to_string());
+        return Err("Args: no command to run".to_string());
     };
     let (reader, writer) = match std::io::pipe() {
         Ok(p) => p,
-        Err(e) => return Outcome::critical(format!("Failed to invoke {program:?}: {e}")),
+        Err(e) => return Err(format!("Failed to invoke {program:?}: {e}")),
     };
     let writer2 = match writer.try_clone() {
         Ok(w) => w,
-        Err(e) => return Outcome::critical(format!("Failed to invoke {program:?}: {e}")),
+        Err(e) => return Err(format!("Failed to invoke {program:?}: {e}")),
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest)
@@ -35,14 +66,14 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
     drop(cmd);
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return Outcome::critical(format!("Failed to invoke {program:?}: {e}")),
+        Err(e) => return Err(format!("Failed to invoke {program:?}: {e}")),
     };
     // Whatever ends this run early (the timeout, or the check being removed mid-run, which
     // drops this future) kills the whole group, not just the command.
     let mut group = GroupGuard(child.id());
     let mut pipe = match tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
         Ok(p) => p,
-        Err(e) => return Outcome::critical(format!("Failed to read output of {program:?}: {e}")),
+        Err(e) => return Err(format!("Failed to read output of {program:?}: {e}")),
     };
     let mut tail = Tail::new(max_output);
     let finished = tokio::time::timeout(timeout, async {
@@ -60,12 +91,17 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Outco
         Err(_) => {
             group.kill();
             let _ = child.wait().await;
-            Outcome::timed_out(timeout, &tail.finish())
+            Ok(Finished::TimedOut {
+                output: tail.finish(),
+            })
         }
-        Ok(Err(e)) => Outcome::critical(format!("Failed to run {program:?}: {e}")),
+        Ok(Err(e)) => Err(format!("Failed to run {program:?}: {e}")),
         Ok(Ok(status)) => {
             group.0 = None;
-            Outcome::from_exit(status.code().map(i64::from), tail.finish())
+            Ok(Finished::Exited {
+                code: status.code(),
+                output: tail.finish(),
+            })
         }
     }
 }

@@ -25,6 +25,10 @@ pub fn run(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Err(e) = crate::runner::preflight(&config.templates) {
+        eprintln!("==> Config validation failed:\n{e}");
+        return EXIT_USAGE;
+    }
     let set_level = logging_init(&config);
     print_banner(&config);
     let flags = Arc::new(flags);

@@ -20,12 +20,23 @@ pub struct Parsed {
     pub bools: Vec<String>,
     /// Arguments after the flags.
     pub args: Vec<String>,
+    /// Every value flag in command-line order (for repeatable flags).
+    pub all: Vec<(String, String)>,
 }
 
 impl Parsed {
     /// A value flag.
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Every value of a repeatable flag, in order.
+    pub fn values_of(&self, name: &str) -> Vec<&str> {
+        self.all
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Whether a boolean flag is set.
@@ -94,6 +105,7 @@ pub fn parse(args: &[String], spec: &Spec) -> Result<Parsed, String> {
                         .ok_or_else(|| format!("flag needs an argument: -{name}"))?
                 }
             };
+            out.all.push((name.to_string(), v.clone()));
             out.values.insert(name.to_string(), v);
         } else {
             return Err(format!("flag provided but not defined: -{name}"));

@@ -11,6 +11,7 @@ pub mod keygen;
 pub mod logging;
 pub mod members;
 pub mod operator;
+pub mod template;
 pub mod validate;
 
 /// Exit code for usage and configuration errors (`EX_USAGE`).
@@ -32,6 +33,7 @@ pub fn run(args: Vec<String>) -> i32 {
         "force-leave" => cluster::force_leave(rest),
         "keygen" => keygen::run(rest),
         "operator" => operator::run(rest),
+        "template" => template::run(rest),
         "version" | "-version" | "--version" | "-v" => {
             print!("{}", version_text());
             0
@@ -66,6 +68,7 @@ fn usage() -> String {
      leave       Gracefully leaves the cluster and shuts down\n    \
      members     Lists the members of a cluster\n    \
      operator    Provides cluster-level tools for Consul operators\n    \
+     template    Renders templates from the catalog (consul-template)\n    \
      validate    Validate config files/directories\n    \
      version     Prints the Berth version"
         .to_string()

@@ -386,6 +386,21 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
             s.value.clone()
         })
         .collect();
+    let templates = c
+        .templates
+        .iter()
+        .map(|t| {
+            if t.value.destination.as_os_str().is_empty() {
+                b.err(t, "destination is required");
+            }
+            t.value.clone()
+        })
+        .collect();
+    let template_wait = c.template_wait.as_ref().and_then(|w| {
+        crate::runner::parse_wait(&w.value)
+            .map_err(|e| b.err(w, e))
+            .ok()
+    });
     let checks = c
         .checks
         .iter()
@@ -442,6 +457,8 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         check_reap_interval: b.duration(&c.check_reap_interval, Duration::from_secs(30)),
         services,
         checks,
+        templates,
+        template_wait,
         default_query_time: b.duration(&c.default_query_time, Duration::from_secs(300)),
         max_query_time: b.duration(&c.max_query_time, Duration::from_secs(600)),
         kv_max_value_size,
@@ -484,7 +501,7 @@ fn is_script(c: &CheckDefinition) -> bool {
 }
 
 /// Consul's level names, case-insensitive, with its `err` and `warning` aliases.
-fn parse_log_level(s: &str) -> Option<LogLevel> {
+pub fn parse_log_level(s: &str) -> Option<LogLevel> {
     Some(match s.to_ascii_lowercase().as_str() {
         "trace" => LogLevel::Trace,
         "debug" => LogLevel::Debug,

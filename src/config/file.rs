@@ -142,6 +142,10 @@ pub struct FileConfig {
     pub services: Vec<Sourced<ServiceDefinition>>,
     /// `check` / `checks` (appends).
     pub checks: Vec<Sourced<CheckDefinition>>,
+    /// `template` blocks and `-template` flags (append).
+    pub templates: Vec<Sourced<crate::runner::TemplateSpec>>,
+    /// `template_wait` / `-wait`: quiescence for templates without their own `wait`.
+    pub template_wait: Opt<String>,
     /// `default_query_time`.
     pub default_query_time: Opt<String>,
     /// `max_query_time`.
@@ -231,6 +235,10 @@ impl FileConfig {
         self.retry_join.extend(o.retry_join);
         self.services.extend(o.services);
         self.checks.extend(o.checks);
+        self.templates.extend(o.templates);
+        if o.template_wait.is_some() {
+            self.template_wait = o.template_wait;
+        }
         self.recursors.extend(o.recursors);
     }
 
@@ -345,6 +353,15 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                 }
             }
         }
+        "template" => {
+            for (key, v) in keys::one_or_many(k, v) {
+                match crate::runner::config::decode_block(&key, v) {
+                    Ok(t) => c.templates.push(r.sourced(&key, t)),
+                    Err(e) => r.push(e),
+                }
+            }
+        }
+        "template_wait" => c.template_wait = r.string(k, v),
         "default_query_time" => c.default_query_time = r.string(k, v),
         "max_query_time" => c.max_query_time = r.string(k, v),
         "limits" => {

@@ -72,6 +72,8 @@ const FLAGS: &[(&str, Kind)] = &[
     ("node-meta", Kind::Str),
     ("default-query-time", Kind::Duration),
     ("max-query-time", Kind::Duration),
+    ("template", Kind::Str),
+    ("wait", Kind::Str),
 ];
 
 /// Parses `berth agent` arguments (without the subcommand). `-h`/`-help` gives
@@ -214,6 +216,14 @@ fn set(out: &mut AgentFlags, name: &str, kind: Kind, value: String) -> Result<()
             meta.value.insert(k.to_string(), v.to_string());
         }
         "default-query-time" => o.default_query_time = str_at("default_query_time"),
+        "template" => {
+            let spec = crate::runner::parse_template_flag(&value).map_err(|e| invalid(&e))?;
+            o.templates.push(from_flag("template", spec));
+        }
+        "wait" => {
+            crate::runner::parse_wait(&value).map_err(|e| invalid(&e))?;
+            o.template_wait = str_at("template_wait");
+        }
         _ => o.max_query_time = str_at("max_query_time"),
     }
     Ok(())

@@ -48,6 +48,8 @@ pub(crate) const TOP: &[&str] = &[
     "check_reap_interval",
     "service",
     "services",
+    "template",
+    "template_wait",
     "check",
     "checks",
     "default_query_time",

@@ -23,6 +23,7 @@ pub(crate) mod netaddr;
 #[cfg(test)]
 mod tests;
 
+pub use build::parse_log_level;
 pub use file::FileConfig;
 pub use flags::{parse_agent_flags, AgentFlags};
 pub use load::{load, validate_paths, ConfigFormat};
@@ -199,6 +200,10 @@ pub struct RuntimeConfig {
     pub services: Vec<ServiceDefinition>,
     /// Checks from config files.
     pub checks: Vec<CheckDefinition>,
+    /// Templates to keep rendered (`template` blocks, `-template`), in order.
+    pub templates: Vec<crate::runner::TemplateSpec>,
+    /// Quiescence for templates without their own `wait` (`template_wait`, `-wait`).
+    pub template_wait: Option<crate::runner::Wait>,
     /// Blocking query wait when `?wait` is absent.
     pub default_query_time: Duration,
     /// Upper bound for `?wait`.

@@ -308,6 +308,7 @@ async fn serve(
         gossip: gossip.clone(),
         left: left.clone(),
         cache: crate::http::cache::RenderCache::default(),
+        templates: crate::runner::StatusBoard::default(),
     });
     if let Some(rpc) = &rpc {
         let _ = rpc.http.set(state.clone());
@@ -411,6 +412,23 @@ async fn serve(
             bg_stop.clone(),
         ));
     }
+    // The template runner reads through this agent's own API in-process (a client's
+    // requests go to its servers as its HTTP API's do).
+    let (template_ctl, template_rx) = mpsc::channel(4);
+    let runner_opts = crate::runner::RunnerOpts {
+        templates: config.templates.clone(),
+        wait: config.template_wait,
+        ..Default::default()
+    };
+    tracker.spawn({
+        let source = Arc::new(crate::runner::source::Local(state.clone()));
+        let node: Arc<str> = Arc::from(config.node_name.as_str());
+        let board = state.templates.clone();
+        let stop = bg_stop.clone();
+        async move {
+            crate::runner::run(runner_opts, source, node, board, template_rx, stop).await;
+        }
+    });
     tracker.close();
     for w in &config.warnings {
         tracing::warn!("agent: {w}");
@@ -431,8 +449,8 @@ async fn serve(
                 break;
             }
             _ = root.cancelled() => break,
-            _ = signals.hup.recv() => reload(&agent, &hooks).await,
-            Some(()) = reload_rx.recv() => reload(&agent, &hooks).await,
+            _ = signals.hup.recv() => reload(&agent, &hooks, &template_ctl).await,
+            Some(()) = reload_rx.recv() => reload(&agent, &hooks, &template_ctl).await,
         }
     }
 
@@ -465,7 +483,7 @@ async fn serve(
     Ok(())
 }
 
-async fn reload(agent: &Agent, hooks: &Hooks) {
+async fn reload(agent: &Agent, hooks: &Hooks, templates: &mpsc::Sender<crate::runner::Control>) {
     tracing::info!("agent: reloading configuration");
     let new = match (hooks.reload)() {
         Ok(c) => c,
@@ -478,5 +496,8 @@ async fn reload(agent: &Agent, hooks: &Hooks) {
     for e in agent.load_config_entries(&new.services, &new.checks).await {
         tracing::error!(error = %e, "agent: config service or check refused on reload");
     }
+    let _ = templates
+        .send(crate::runner::Control::Reload(new.templates.clone()))
+        .await;
     tracing::info!("agent: configuration reloaded");
 }

@@ -62,6 +62,8 @@ pub struct HttpState {
     pub left: Arc<std::sync::atomic::AtomicBool>,
     /// Rendered read bodies, shared per query and index.
     pub cache: cache::RenderCache,
+    /// The template runner's status (`GET /v1/agent/templates`).
+    pub templates: crate::runner::StatusBoard,
 }
 
 impl HttpState {

@@ -27,6 +27,7 @@ enum H {
     HealthNode,
     HealthState,
     AgentSelf,
+    AgentTemplates,
     AgentMembers,
     AgentServices,
     AgentService,
@@ -78,6 +79,7 @@ const ROUTES: &[(&str, bool, &[Method], H)] = &[
     ("/v1/health/node/", true, GET, H::HealthNode),
     ("/v1/health/state/", true, GET, H::HealthState),
     ("/v1/agent/self", false, GET, H::AgentSelf),
+    ("/v1/agent/templates", false, GET, H::AgentTemplates),
     ("/v1/agent/members", false, GET, H::AgentMembers),
     ("/v1/agent/services", false, GET, H::AgentServices),
     (
@@ -143,6 +145,7 @@ fn forward_target(
     let agent = matches!(
         h,
         H::AgentSelf
+            | H::AgentTemplates
             | H::AgentMembers
             | H::AgentServices
             | H::AgentService
@@ -228,6 +231,10 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
         H::HealthNode => health::node(state, req, tail).await,
         H::HealthState => health::state(state, req, tail).await,
         H::AgentSelf => agent::self_(state, req),
+        H::AgentTemplates => Ok(ApiResponse::json(
+            &state.templates.snapshot(),
+            state.pretty(req),
+        )),
         H::AgentMembers => members::members(state, req),
         H::AgentServices => agent::services(state, req),
         H::AgentService => agent::service(state, req, tail).await,

@@ -148,6 +148,21 @@ impl Template {
     /// Renders against `brain`. With data missing the text is still produced (like
     /// consul-template, the caller must not write it).
     pub fn render(&self, brain: Arc<Brain>) -> Result<Rendered, TemplateError> {
+        let (result, used, missing) = self.render_tracked(brain);
+        result.map(|text| Rendered {
+            text,
+            used,
+            missing,
+        })
+    }
+
+    /// Renders against `brain` and reports the dependencies touched even when the render
+    /// failed, so the runner can watch them (a first pass often fails on missing data:
+    /// `index (service "x") 0`).
+    pub fn render_tracked(
+        &self,
+        brain: Arc<Brain>,
+    ) -> (Result<String, TemplateError>, Vec<Dep>, Vec<Dep>) {
         let _one = self.rendering.lock().unwrap_or_else(|p| p.into_inner());
         *lock(&self.state) = RenderState {
             brain,
@@ -163,17 +178,11 @@ impl Template {
                 .map_err(|e| format!("template: {}: {e}", self.name)),
         };
         let st = std::mem::take(&mut *lock(&self.state));
-        match result {
-            Ok(text) => Ok(Rendered {
-                text,
-                used: st.used,
-                missing: st.missing,
-            }),
-            Err(message) => Err(TemplateError::Exec {
-                name: self.name.clone(),
-                message,
-            }),
-        }
+        let result = result.map_err(|message| TemplateError::Exec {
+            name: self.name.clone(),
+            message,
+        });
+        (result, st.used, st.missing)
     }
 }
 

@@ -19,6 +19,7 @@ mod kv;
 mod lifecycle;
 mod linearizable;
 mod operator;
+mod template_runner;
 mod templates;
 
 use serde_json::Value;

@@ -1,0 +1,351 @@
+//! `berth template`: consul-template as a command. Renders `-template "src:dest[:cmd]"` (and
+//! `template` blocks of `-config` files) from another agent's API (`-consul-addr`, else
+//! `CONSUL_HTTP_ADDR`, else 127.0.0.1:8500: a Berth or a real Consul), with `-wait`, `-once`,
+//! `-max-wait`, `-dry`. SIGHUP re-reads the config and the sources; SIGINT and SIGTERM stop.
+//! `-status` prints what an agent's template runner is doing instead.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use super::flags::{self, Spec};
+use super::EXIT_USAGE;
+use crate::runner::{self, Control, Outcome, RunnerOpts};
+
+/// consul-template's exit code for a runner error (missing data, failed command).
+const EXIT_RUNNER: i32 = 14;
+
+const SPEC: Spec = Spec {
+    values: &[
+        "template",
+        "config",
+        "consul-addr",
+        "wait",
+        "max-wait",
+        "log-level",
+    ],
+    bools: &["once", "dry", "status"],
+};
+
+/// Runs the command; returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    let parsed = match flags::parse(args, &SPEC) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(extra) = parsed.args.first() {
+        eprintln!("berth template: unexpected argument {extra:?}");
+        return EXIT_USAGE;
+    }
+    let addr = parsed
+        .value("consul-addr")
+        .or(parsed.value("http-addr"))
+        .map(String::from)
+        .or_else(|| std::env::var("CONSUL_HTTP_ADDR").ok())
+        .unwrap_or_else(|| "127.0.0.1:8500".into());
+    let token = parsed
+        .value("token")
+        .map(String::from)
+        .or_else(|| std::env::var("CONSUL_HTTP_TOKEN").ok())
+        .or_else(|| std::env::var("CONSUL_TOKEN").ok());
+    let raw = parsed.value("log-level").unwrap_or("info");
+    let Some(level) = crate::config::parse_log_level(raw) else {
+        eprintln!("-log-level: unknown level {raw:?} (trace, debug, info, warn, err)");
+        return EXIT_USAGE;
+    };
+    let _ = super::logging::init(level, false);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth template: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    if parsed.bool("status") {
+        return runtime.block_on(status(&addr, token));
+    }
+    let opts = match options(&parsed) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("berth template: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let source = match runner::source::Http::new(&addr, token) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("berth template: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(async move {
+        let node = node_name(source.as_ref()).await;
+        let stop = CancellationToken::new();
+        let (ctl, ctl_rx) = tokio::sync::mpsc::channel(4);
+        let board = runner::StatusBoard::default();
+        let task = tokio::spawn(runner::run(opts, source, node, board, ctl_rx, stop.clone()));
+        tokio::pin!(task);
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            eprintln!("berth template: cannot install signal handlers");
+            return 1;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => stop.cancel(),
+                _ = int.recv() => stop.cancel(),
+                _ = hup.recv() => match options(&parsed) {
+                    Ok(o) => {
+                        let _ = ctl.send(Control::Reload(o.templates)).await;
+                    }
+                    Err(e) => tracing::error!("template: reload failed, keeping the running templates: {e}"),
+                },
+                done = &mut task => return exit_code(done.unwrap_or(Outcome::Stopped)),
+            }
+        }
+    })
+}
+
+fn exit_code(o: Outcome) -> i32 {
+    match o {
+        Outcome::Stopped | Outcome::OnceDone => 0,
+        Outcome::CommandFailed => {
+            eprintln!("berth template: a command failed (see above)");
+            EXIT_RUNNER
+        }
+        Outcome::OnceMissing(missing) => {
+            eprintln!("berth template: -max-wait passed and data is still missing:");
+            for m in missing {
+                eprintln!("  {m}");
+            }
+            EXIT_RUNNER
+        }
+    }
+}
+
+/// The runner options from the flags and `-config` files (files first, then flags).
+fn options(p: &flags::Parsed) -> Result<RunnerOpts, String> {
+    let mut opts = RunnerOpts {
+        once: p.bool("once"),
+        dry: p.bool("dry"),
+        ..RunnerOpts::default()
+    };
+    for path in p.values_of("config") {
+        read_config(Path::new(path), &mut opts)?;
+    }
+    for t in p.values_of("template") {
+        opts.templates.push(runner::parse_template_flag(t)?);
+    }
+    if let Some(w) = p.value("wait") {
+        opts.wait = Some(runner::parse_wait(w).map_err(|e| format!("-wait: {e}"))?);
+    }
+    if let Some(w) = p.value("max-wait") {
+        let d =
+            crate::duration::parse(w).map_err(|_| format!("-max-wait: invalid duration {w:?}"))?;
+        opts.max_wait = Some(d);
+    }
+    if opts.templates.is_empty() {
+        return Err("no templates: give -template \"src:dest[:command]\" or -config".into());
+    }
+    for t in &opts.templates {
+        if !opts.dry && t.destination.as_os_str().is_empty() {
+            return Err(format!("template {}: destination is required", t.name()));
+        }
+        runner::config::check(&t.name(), t)?;
+    }
+    runner::preflight_parse(&opts.templates)?;
+    Ok(opts)
+}
+
+/// A consul-template config file or directory (JSON or HCL): `template` blocks, `wait`,
+/// `consul { address, token }` (the flags win), `once`; other keys are refused by name.
+fn read_config(path: &Path, opts: &mut RunnerOpts) -> Result<(), String> {
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            read_config(&f, opts)?;
+        }
+        return Ok(());
+    }
+    let at = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
+    let v: Value = if at.ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| format!("{at}: {e}"))?
+    } else {
+        hcl::from_str(&text).map_err(|e| format!("{at}: {e}"))?
+    };
+    let Value::Object(m) = v else {
+        return Err(format!("{at}: must be an object"));
+    };
+    for (k, v) in &m {
+        match k.as_str() {
+            "template" => {
+                let blocks: Vec<&Value> = match v {
+                    Value::Array(a) => a.iter().collect(),
+                    other => vec![other],
+                };
+                for (i, b) in blocks.into_iter().enumerate() {
+                    opts.templates.push(runner::config::decode_block(
+                        &format!("{at}: template[{i}]"),
+                        b,
+                    )?);
+                }
+            }
+            "wait" => {
+                let w = v
+                    .as_str()
+                    .ok_or_else(|| format!("{at}: wait: must be \"min[:max]\""))?;
+                opts.wait = Some(runner::parse_wait(w).map_err(|e| format!("{at}: wait: {e}"))?);
+            }
+            "once" => opts.once |= v.as_bool().unwrap_or(false),
+            "consul" | "log_level" | "max_stale" | "kill_signal" | "reload_signal" | "pid_file" => {
+            }
+            other => return Err(format!("{at}: unknown key {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// The agent's node name (for `node` without a name), from `/v1/agent/self`.
+async fn node_name(source: &runner::source::Http) -> Arc<str> {
+    use runner::source::Source;
+    let name = match source.get("/v1/agent/self", &[]).await {
+        Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v["Config"]["NodeName"].as_str().map(String::from)),
+        _ => None,
+    };
+    Arc::from(name.unwrap_or_default().as_str())
+}
+
+/// `-status`: what the agent's template runner reports.
+async fn status(addr: &str, token: Option<String>) -> i32 {
+    use runner::source::Source;
+    let source = match runner::source::Http::new(addr, token) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("berth template: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let reply = match source.get("/v1/agent/templates", &[]).await {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => {
+            eprintln!(
+                "berth template: {addr}: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body).trim()
+            );
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("berth template: {e}");
+            return 1;
+        }
+    };
+    let all: Vec<runner::status::TemplateStatus> =
+        match serde_json::from_slice::<Vec<Value>>(&reply.body) {
+            Ok(v) => v.iter().map(from_json).collect(),
+            Err(e) => {
+                eprintln!("berth template: {addr}: invalid answer: {e}");
+                return 1;
+            }
+        };
+    if all.is_empty() {
+        println!("No templates.");
+    }
+    for t in all {
+        print!("{}", describe(&t));
+    }
+    0
+}
+
+fn from_json(v: &Value) -> runner::status::TemplateStatus {
+    let s = |k: &str| v[k].as_str().map(String::from);
+    runner::status::TemplateStatus {
+        source: s("Source").unwrap_or_default(),
+        destination: s("Destination").unwrap_or_default(),
+        deps: v["Dependencies"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| runner::status::DepStatus {
+                        name: d["Dependency"].as_str().unwrap_or_default().to_string(),
+                        has_data: d["HasData"].as_bool().unwrap_or(false),
+                        error: d["Error"].as_str().map(String::from),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        last_render: s("LastRender"),
+        last_write: s("LastWrite"),
+        last_command: v["LastCommand"]
+            .as_object()
+            .map(|c| runner::status::CommandStatus {
+                command: c
+                    .get("Command")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                at: c
+                    .get("At")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                ok: c.get("Ok").and_then(Value::as_bool).unwrap_or(false),
+                output: c
+                    .get("Output")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+            }),
+        last_error: s("LastError"),
+    }
+}
+
+/// One template's status as text.
+pub fn describe(t: &runner::status::TemplateStatus) -> String {
+    let mut out = format!("{} -> {}\n", t.source, t.destination);
+    for d in &t.deps {
+        let state = match (&d.error, d.has_data) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, true) => "data".into(),
+            (None, false) => "waiting for data".into(),
+        };
+        out.push_str(&format!("  {}: {state}\n", d.name));
+    }
+    let or_never = |x: &Option<String>| x.clone().unwrap_or_else(|| "never".into());
+    out.push_str(&format!("  last render: {}\n", or_never(&t.last_render)));
+    out.push_str(&format!("  last write:  {}\n", or_never(&t.last_write)));
+    if let Some(c) = &t.last_command {
+        let result = if c.ok { "ok" } else { "FAILED" };
+        out.push_str(&format!(
+            "  last command: {} at {}: {result} {}\n",
+            c.command,
+            c.at,
+            c.output.trim()
+        ));
+    }
+    if let Some(e) = &t.last_error {
+        out.push_str(&format!("  last error:  {e}\n"));
+    }
+    out
+}
