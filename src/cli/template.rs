@@ -26,6 +26,10 @@ const SPEC: Spec = Spec {
         "wait",
         "max-wait",
         "log-level",
+        "exec",
+        "exec-reload-signal",
+        "exec-kill-signal",
+        "exec-kill-timeout",
     ],
     bools: &["once", "dry", "status"],
 };
@@ -73,8 +77,15 @@ pub fn run(args: &[String]) -> i32 {
     if parsed.bool("status") {
         return runtime.block_on(status(&addr, token));
     }
-    let opts = match options(&parsed) {
+    let mut opts = match options(&parsed) {
         Ok(o) => o,
+        Err(e) => {
+            eprintln!("berth template: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let exec = match exec_spec(&parsed) {
+        Ok(e) => e,
         Err(e) => {
             eprintln!("berth template: {e}");
             return EXIT_USAGE;
@@ -92,12 +103,28 @@ pub fn run(args: &[String]) -> i32 {
         let stop = CancellationToken::new();
         let (ctl, ctl_rx) = tokio::sync::mpsc::channel(4);
         let board = runner::StatusBoard::default();
+        let (fwd_tx, fwd_rx) = tokio::sync::mpsc::unbounded_channel();
+        let child = exec.map(|spec| {
+            let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
+            opts.events = Some(ev_tx);
+            tokio::spawn(runner::exec::supervise(spec, ev_rx, fwd_rx, stop.clone()))
+        });
+        let has_child = child.is_some();
+        let child = async move {
+            match child {
+                Some(c) => c.await.unwrap_or(1),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(child);
         let task = tokio::spawn(runner::run(opts, source, node, board, ctl_rx, stop.clone()));
         tokio::pin!(task);
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::user_defined2()),
         ) else {
             eprintln!("berth template: cannot install signal handlers");
             return 1;
@@ -106,13 +133,27 @@ pub fn run(args: &[String]) -> i32 {
             tokio::select! {
                 _ = term.recv() => stop.cancel(),
                 _ = int.recv() => stop.cancel(),
+                _ = usr1.recv() => { let _ = fwd_tx.send(rustix::process::Signal::USR1); }
+                _ = usr2.recv() => { let _ = fwd_tx.send(rustix::process::Signal::USR2); }
+                code = &mut child => {
+                    // The child's exit ends Berth too, with its code (consul-template's rule).
+                    stop.cancel();
+                    let _ = (&mut task).await;
+                    return code;
+                }
                 _ = hup.recv() => match options(&parsed) {
                     Ok(o) => {
                         let _ = ctl.send(Control::Reload(o.templates)).await;
                     }
                     Err(e) => tracing::error!("template: reload failed, keeping the running templates: {e}"),
                 },
-                done = &mut task => return exit_code(done.unwrap_or(Outcome::Stopped)),
+                done = &mut task => {
+                    if has_child {
+                        stop.cancel();
+                        return (&mut child).await;
+                    }
+                    return exit_code(done.unwrap_or(Outcome::Stopped));
+                }
             }
         }
     })
@@ -133,6 +174,41 @@ fn exit_code(o: Outcome) -> i32 {
             EXIT_RUNNER
         }
     }
+}
+
+/// `-exec` and its settings (None without `-exec`).
+fn exec_spec(p: &flags::Parsed) -> Result<Option<runner::exec::ExecSpec>, String> {
+    let Some(cmd) = p.value("exec") else {
+        for f in [
+            "exec-reload-signal",
+            "exec-kill-signal",
+            "exec-kill-timeout",
+        ] {
+            if p.value(f).is_some() {
+                return Err(format!("-{f} needs -exec"));
+            }
+        }
+        return Ok(None);
+    };
+    if p.bool("once") || p.bool("dry") {
+        return Err("-exec cannot be combined with -once or -dry".into());
+    }
+    let sig = |f: &str| {
+        p.value(f)
+            .map(|s| runner::exec::parse_signal(s).map_err(|e| format!("-{f}: {e}")))
+            .transpose()
+    };
+    let kill_timeout = match p.value("exec-kill-timeout") {
+        Some(t) => crate::duration::parse(t)
+            .map_err(|_| format!("-exec-kill-timeout: invalid duration {t:?}"))?,
+        None => std::time::Duration::from_secs(30),
+    };
+    Ok(Some(runner::exec::ExecSpec {
+        command: runner::config::Command::Shell(cmd.to_string()),
+        reload_signal: sig("exec-reload-signal")?,
+        kill_signal: sig("exec-kill-signal")?.unwrap_or(rustix::process::Signal::TERM),
+        kill_timeout,
+    }))
 }
 
 /// The runner options from the flags and `-config` files (files first, then flags).

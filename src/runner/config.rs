@@ -390,9 +390,11 @@ mod tests {
             p("in.ctmpl", "out.conf", Some("nginx -s reload"))
         );
         assert_eq!(
-            parts("a.c:b:sh -c 'x:y'"),
-            p("a.c", "b", Some("sh -c 'x:y'"))
+            parts("a.c:out:sh -c 'x:y'"),
+            p("a.c", "out", Some("sh -c 'x:y'"))
         );
+        // A one-letter name before a colon reads as a drive (consul-template's gotcha).
+        assert_eq!(parts("in.c:b:cmd"), p("in.c", "b:cmd", None));
         assert_eq!(parts("in::cmd"), p("in", "cmd", None));
         assert_eq!(
             parts(r"C:\abc\123:D:\xyz\789:sub:command"),

@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod config;
+pub mod exec;
 pub mod fetch;
 mod run;
 pub mod source;
@@ -39,6 +40,8 @@ pub struct RunnerOpts {
     pub dry: bool,
     /// With `-once`: give up after this long, naming what is still missing.
     pub max_wait: Option<Duration>,
+    /// Told when every template has rendered and when a pass wrote files (`-exec`).
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<exec::RunnerEvent>>,
 }
 
 /// Messages to a running runner.

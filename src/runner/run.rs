@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{Command, TemplateSpec, Wait};
+use super::exec::RunnerEvent;
 use super::source::Source;
 use super::status::{self, CommandStatus, DepStatus, StatusBoard, TemplateStatus};
 use super::tmpl::{Pending, Tmpl};
@@ -80,7 +81,12 @@ pub async fn run(
         .map(|d| Instant::now() + d);
     let mut poll = tokio::time::interval(SOURCE_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut announced = false;
     let outcome = loop {
+        if !announced && r.templates.iter().all(|t| t.done) {
+            announced = true;
+            r.tell(RunnerEvent::AllRendered);
+        }
         if r.opts.once && r.templates.iter().all(|t| t.done) {
             r.fire_due(true).await;
             break if r.command_failed {
@@ -136,6 +142,12 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 impl Runner {
+    fn tell(&self, ev: RunnerEvent) {
+        if let Some(tx) = &self.opts.events {
+            let _ = tx.send(ev);
+        }
+    }
+
     fn apply(&mut self, ev: Event, changed: &mut HashSet<Dep>) {
         match ev {
             Event::Data(dep, data) => {
@@ -225,6 +237,7 @@ impl Runner {
     async fn fire_due(&mut self, all: bool) {
         let now = Instant::now();
         let mut commands: Vec<(usize, Command)> = Vec::new();
+        let mut wrote = false;
         for i in 0..self.templates.len() {
             let t = &mut self.templates[i];
             let Some(p) = t.pending else { continue };
@@ -242,6 +255,7 @@ impl Runner {
             }
             match self.place(i, &text).await {
                 Ok(true) => {
+                    wrote = true;
                     let t = &mut self.templates[i];
                     t.done = true;
                     if let Some(c) = &t.spec.command {
@@ -257,6 +271,9 @@ impl Runner {
                     t.status.last_error = Some(e);
                 }
             }
+        }
+        if wrote {
+            self.tell(RunnerEvent::Changed);
         }
         for (i, cmd) in commands {
             let timeout = self.templates[i].spec.command_timeout;

@@ -490,3 +490,104 @@ fn berth_template_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `-exec`: the child starts after the first render, gets the reload signal on a change (or
+/// is restarted without one), and Berth exits with its code.
+#[tokio::test]
+async fn exec_mode_supervises_a_child() {
+    let agent = Agent::dev();
+    let c = Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("in.ctmpl"),
+        "{{ range service \"app\" }}{{ .Port }}{{ end }}",
+    )
+    .unwrap();
+    let tmpl = format!(
+        "{}:{}",
+        d.join("in.ctmpl").display(),
+        d.join("out").display()
+    );
+    let log = d.join("events");
+    let child = format!(
+        "echo start >> {0}; trap 'echo hup >> {0}' HUP; trap 'echo term >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
+        log.display()
+    );
+    let spawn = |extra: &[&str]| {
+        let mut args = vec![
+            "template",
+            "-consul-addr",
+            agent.base.as_str(),
+            "-template",
+            tmpl.as_str(),
+            "-exec",
+            child.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        Command::new(crate::harness::bin())
+            .args(&args)
+            .spawn()
+            .unwrap()
+    };
+    let events = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let mut p = spawn(&["-exec-reload-signal", "SIGHUP"]);
+    eventually(Duration::from_secs(10), "child start", || {
+        (events() == "start\n").then_some(())
+    })
+    .await;
+    let r = c
+        .put_json(
+            &agent.url("/v1/agent/service/register"),
+            json!({"Name": "app", "Port": 7100}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    eventually(Duration::from_secs(10), "reload signal", || {
+        (events() == "start\nhup\n").then_some(())
+    })
+    .await;
+    Command::new("kill")
+        .arg(p.id().to_string())
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || p.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(events(), "start\nhup\nterm\n");
+
+    // Without a reload signal a change restarts the child.
+    std::fs::remove_file(&log).unwrap();
+    let mut p = spawn(&["-exec-kill-timeout", "5s"]);
+    eventually(Duration::from_secs(10), "child start", || {
+        (events() == "start\n").then_some(())
+    })
+    .await;
+    let r = c
+        .put_json(
+            &agent.url("/v1/agent/service/register"),
+            json!({"Name": "app", "ID": "app2", "Port": 7101}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    eventually(Duration::from_secs(10), "restart", || {
+        (events() == "start\nterm\nstart\n").then_some(())
+    })
+    .await;
+    let _ = p.kill();
+    let _ = p.wait();
+
+    // The child's exit code becomes Berth's.
+    let (code, _, err) = run_cli(&[
+        "template",
+        "-consul-addr",
+        &agent.base,
+        "-template",
+        &tmpl,
+        "-exec",
+        "exit 3",
+    ]);
+    assert_eq!(code, 3, "{err}");
+}
