@@ -1,9 +1,12 @@
 //! One watch per unique dependency, shared by every template that uses it: a blocking-query
 //! loop (`?index=<last>&wait=60s`) that sends each new result to the runner. consul-template's
 //! rules: an unchanged index is no change; an index that went backwards starts over from 0;
-//! at least 100 ms between two requests of one watch; an error backs off (250 ms doubling to
-//! 1 min) and retries forever while the last good data stays in the brain. Files are polled
-//! every 2 s, datacenters every 30 s.
+//! an error backs off (250 ms doubling to 1 min) and retries forever while the last good data
+//! stays in the brain. Files are polled every 2 s, datacenters every 30 s.
+//!
+//! Rate: consul-template waits 100 ms after every answer, which delays the second change of
+//! a burst by up to 100 ms. Berth lets a burst through and limits the rate instead: at most
+//! `BURST` requests in any `BURST_WINDOW` (the same 10 per second sustained).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -26,7 +29,8 @@ pub enum Event {
 }
 
 const BLOCK_WAIT: &str = "60s";
-const MIN_GAP: Duration = Duration::from_millis(100);
+const BURST: usize = 5;
+const BURST_WINDOW: Duration = Duration::from_millis(500);
 const FILE_POLL: Duration = Duration::from_secs(2);
 const DC_POLL: Duration = Duration::from_secs(30);
 
@@ -58,12 +62,14 @@ async fn run(
     let blocking = fetch::blocks(&dep);
     let mut index = 0u64;
     let mut backoff = Duration::from_millis(250);
-    let mut first = true;
+    let mut recent: std::collections::VecDeque<tokio::time::Instant> = Default::default();
     loop {
-        if !first {
-            tokio::time::sleep(MIN_GAP).await;
+        if recent.len() == BURST {
+            if let Some(oldest) = recent.pop_front() {
+                tokio::time::sleep_until(oldest + BURST_WINDOW).await;
+            }
         }
-        first = false;
+        recent.push_back(tokio::time::Instant::now());
         let Some((path, mut query)) = fetch::request(&dep, &node_name) else {
             return;
         };

@@ -591,3 +591,89 @@ async fn exec_mode_supervises_a_child() {
     ]);
     assert_eq!(code, 3, "{err}");
 }
+
+/// A client agent's runner reads through its servers (its own route table forwards), and
+/// SIGHUP picks up a template added to the config directory.
+#[tokio::test]
+async fn client_agents_render_from_their_servers_and_sighup_adds_templates() {
+    let serf = crate::harness::free_port();
+    let server = Agent::start(&["-dev", "-node=s1", &format!("-serf-lan-port={serf}")]);
+    let c = Client::new();
+    let r = c
+        .put_json(
+            &server.url("/v1/catalog/register"),
+            json!({"Node": "ext", "Address": "10.3.0.1", "Service": {"Service": "cache", "Port": 6379}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let conf = d.join("conf.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("a.json"), "{}").unwrap();
+    std::fs::write(
+        d.join("in.ctmpl"),
+        "{{ range service \"cache\" }}{{ .Address }}:{{ .Port }}{{ end }}",
+    )
+    .unwrap();
+    let data = d.join("data");
+    let client = Agent::start_client_in(
+        d,
+        &[
+            "-node=c1",
+            "-bind=127.0.0.1",
+            &format!("-data-dir={}", data.display()),
+            &format!("-serf-lan-port={}", crate::harness::free_port()),
+            &format!("-join=127.0.0.1:{serf}"),
+            &format!("-config-dir={}", conf.display()),
+        ],
+    );
+    let out = d.join("out");
+    let block = json!({"template": {"source": d.join("in.ctmpl"), "destination": out}});
+    std::fs::write(conf.join("b.json"), block.to_string()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!out.exists());
+    client.signal(1);
+    let text = eventually(Duration::from_secs(15), "render after SIGHUP", || {
+        std::fs::read_to_string(&out).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(text, "10.3.0.1:6379");
+}
+
+/// Rename cannot replace a single bind-mounted file (EBUSY): the runner writes in place and
+/// says so.
+#[test]
+fn a_single_bind_mounted_file_is_written_in_place() {
+    if !have("unshare") {
+        return;
+    }
+    let agent = Agent::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (real, dest, src) = (d.join("real.conf"), d.join("dest.conf"), d.join("in.ctmpl"));
+    std::fs::write(&real, "old").unwrap();
+    std::fs::write(&dest, "mount point").unwrap();
+    std::fs::write(&src, "{{ range services }}{{ .Name }}{{ end }}").unwrap();
+    let script = format!(
+        "mount --bind {real} {dest} && exec {bin} template -once -consul-addr {base} -template {src}:{dest}",
+        real = real.display(),
+        dest = dest.display(),
+        bin = crate::harness::bin(),
+        base = agent.base,
+        src = src.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("wrote the file in place"), "{log}");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "consul");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mount point");
+}
