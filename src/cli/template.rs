@@ -47,17 +47,6 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("berth template: unexpected argument {extra:?}");
         return EXIT_USAGE;
     }
-    let addr = parsed
-        .value("consul-addr")
-        .or(parsed.value("http-addr"))
-        .map(String::from)
-        .or_else(|| std::env::var("CONSUL_HTTP_ADDR").ok())
-        .unwrap_or_else(|| "127.0.0.1:8500".into());
-    let token = parsed
-        .value("token")
-        .map(String::from)
-        .or_else(|| std::env::var("CONSUL_HTTP_TOKEN").ok())
-        .or_else(|| std::env::var("CONSUL_TOKEN").ok());
     let raw = parsed.value("log-level").unwrap_or("info");
     let Some(level) = crate::config::parse_log_level(raw) else {
         eprintln!("-log-level: unknown level {raw:?} (trace, debug, info, warn, err)");
@@ -75,9 +64,10 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     if parsed.bool("status") {
+        let (addr, token) = endpoint(&parsed, &ConsulSettings::default());
         return runtime.block_on(status(&addr, token));
     }
-    let mut opts = match options(&parsed) {
+    let (mut opts, consul) = match options(&parsed) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("berth template: {e}");
@@ -91,6 +81,7 @@ pub fn run(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let (addr, token) = endpoint(&parsed, &consul);
     let source = match runner::source::Http::new(&addr, token) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -142,8 +133,10 @@ pub fn run(args: &[String]) -> i32 {
                     return code;
                 }
                 _ = hup.recv() => match options(&parsed) {
-                    Ok(o) => {
-                        let _ = ctl.send(Control::Reload(o.templates)).await;
+                    Ok((o, _)) => {
+                        if ctl.try_send(Control::Reload(o.templates, o.wait)).is_err() {
+                            tracing::warn!("template: busy; reload on the next SIGHUP");
+                        }
                     }
                     Err(e) => tracing::error!("template: reload failed, keeping the running templates: {e}"),
                 },
@@ -152,11 +145,37 @@ pub fn run(args: &[String]) -> i32 {
                         stop.cancel();
                         return (&mut child).await;
                     }
-                    return exit_code(done.unwrap_or(Outcome::Stopped));
+                    return match done {
+                        Ok(o) => exit_code(o),
+                        Err(e) => {
+                            eprintln!("berth template: the runner failed: {e}");
+                            1
+                        }
+                    };
                 }
             }
         }
     })
+}
+
+/// Where to read from: the flag, else the config file's `consul { address }`, else
+/// `CONSUL_HTTP_ADDR`, else 127.0.0.1:8500 (the token likewise, from `CONSUL_HTTP_TOKEN` or
+/// `CONSUL_TOKEN`).
+fn endpoint(p: &flags::Parsed, consul: &ConsulSettings) -> (String, Option<String>) {
+    let addr = p
+        .value("consul-addr")
+        .or(p.value("http-addr"))
+        .map(String::from)
+        .or_else(|| consul.address.clone())
+        .or_else(|| std::env::var("CONSUL_HTTP_ADDR").ok())
+        .unwrap_or_else(|| "127.0.0.1:8500".into());
+    let token = p
+        .value("token")
+        .map(String::from)
+        .or_else(|| consul.token.clone())
+        .or_else(|| std::env::var("CONSUL_HTTP_TOKEN").ok())
+        .or_else(|| std::env::var("CONSUL_TOKEN").ok());
+    (addr, token)
 }
 
 fn exit_code(o: Outcome) -> i32 {
@@ -164,6 +183,13 @@ fn exit_code(o: Outcome) -> i32 {
         Outcome::Stopped | Outcome::OnceDone => 0,
         Outcome::CommandFailed => {
             eprintln!("berth template: a command failed (see above)");
+            EXIT_RUNNER
+        }
+        Outcome::Failed(errors) => {
+            eprintln!("berth template: rendering failed:");
+            for e in errors {
+                eprintln!("  {e}");
+            }
             EXIT_RUNNER
         }
         Outcome::OnceMissing(missing) => {
@@ -211,15 +237,23 @@ fn exec_spec(p: &flags::Parsed) -> Result<Option<runner::exec::ExecSpec>, String
     }))
 }
 
+/// `consul { address, token }` from `-config` files.
+#[derive(Debug, Default)]
+struct ConsulSettings {
+    address: Option<String>,
+    token: Option<String>,
+}
+
 /// The runner options from the flags and `-config` files (files first, then flags).
-fn options(p: &flags::Parsed) -> Result<RunnerOpts, String> {
+fn options(p: &flags::Parsed) -> Result<(RunnerOpts, ConsulSettings), String> {
     let mut opts = RunnerOpts {
         once: p.bool("once"),
         dry: p.bool("dry"),
         ..RunnerOpts::default()
     };
+    let mut consul = ConsulSettings::default();
     for path in p.values_of("config") {
-        read_config(Path::new(path), &mut opts)?;
+        read_config(Path::new(path), &mut opts, &mut consul)?;
     }
     for t in p.values_of("template") {
         opts.templates.push(runner::parse_template_flag(t)?);
@@ -242,12 +276,16 @@ fn options(p: &flags::Parsed) -> Result<RunnerOpts, String> {
         runner::config::check(&t.name(), t)?;
     }
     runner::preflight_parse(&opts.templates)?;
-    Ok(opts)
+    Ok((opts, consul))
 }
 
 /// A consul-template config file or directory (JSON or HCL): `template` blocks, `wait`,
 /// `consul { address, token }` (the flags win), `once`; other keys are refused by name.
-fn read_config(path: &Path, opts: &mut RunnerOpts) -> Result<(), String> {
+fn read_config(
+    path: &Path,
+    opts: &mut RunnerOpts,
+    consul: &mut ConsulSettings,
+) -> Result<(), String> {
     if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| format!("{}: {e}", path.display()))?
@@ -257,7 +295,7 @@ fn read_config(path: &Path, opts: &mut RunnerOpts) -> Result<(), String> {
             .collect();
         files.sort();
         for f in files {
-            read_config(&f, opts)?;
+            read_config(&f, opts, consul)?;
         }
         return Ok(());
     }
@@ -285,16 +323,42 @@ fn read_config(path: &Path, opts: &mut RunnerOpts) -> Result<(), String> {
                     )?);
                 }
             }
-            "wait" => {
-                let w = v
-                    .as_str()
-                    .ok_or_else(|| format!("{at}: wait: must be \"min[:max]\""))?;
-                opts.wait = Some(runner::parse_wait(w).map_err(|e| format!("{at}: wait: {e}"))?);
-            }
+            "wait" => opts.wait = Some(runner::config::wait_value(&format!("{at}: wait"), v)?),
             "once" => opts.once |= v.as_bool().unwrap_or(false),
-            "consul" | "log_level" | "max_stale" | "kill_signal" | "reload_signal" | "pid_file" => {
-            }
+            "consul" => read_consul(&at, v, consul)?,
+            "log_level" | "max_stale" | "kill_signal" | "reload_signal" | "pid_file" => {}
             other => return Err(format!("{at}: unknown key {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// `consul { address, token }`; the other keys consul-template has are accepted only where
+/// ignoring them is harmless.
+fn read_consul(at: &str, v: &Value, consul: &mut ConsulSettings) -> Result<(), String> {
+    let v = match v {
+        Value::Array(a) if a.len() == 1 => &a[0],
+        other => other,
+    };
+    let Value::Object(c) = v else {
+        return Err(format!("{at}: consul: must be a block"));
+    };
+    for (k, cv) in c {
+        let text = || {
+            cv.as_str()
+                .map(String::from)
+                .ok_or_else(|| format!("{at}: consul.{k}: must be a string"))
+        };
+        match k.as_str() {
+            "address" => consul.address = Some(text()?),
+            "token" => consul.token = Some(text()?),
+            // Berth's client retries forever and has no transport settings yet.
+            "retry" | "transport" => {}
+            other => {
+                return Err(format!(
+                    "{at}: consul.{other}: not supported by Berth (address, token)"
+                ))
+            }
         }
     }
     Ok(())

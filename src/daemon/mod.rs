@@ -496,8 +496,9 @@ async fn reload(agent: &Agent, hooks: &Hooks, templates: &mpsc::Sender<crate::ru
     for e in agent.load_config_entries(&new.services, &new.checks).await {
         tracing::error!(error = %e, "agent: config service or check refused on reload");
     }
-    let _ = templates
-        .send(crate::runner::Control::Reload(new.templates.clone()))
-        .await;
+    let reload = crate::runner::Control::Reload(new.templates.clone(), new.template_wait);
+    if templates.try_send(reload).is_err() {
+        tracing::warn!("agent: the template runner is busy; templates reload on the next SIGHUP");
+    }
     tracing::info!("agent: configuration reloaded");
 }

@@ -319,8 +319,11 @@ fn duration(key: &str, v: &Value) -> Result<Duration, String> {
     }
 }
 
-fn wait_value(key: &str, v: &Value) -> Result<Wait, String> {
+/// `wait` as a string (`"2s:10s"`) or a block (`{min, max}`); errors start with `key`.
+pub fn wait_value(key: &str, v: &Value) -> Result<Wait, String> {
     match v {
+        // HCL may hand a block over as a one-element list.
+        Value::Array(items) if items.len() == 1 => wait_value(key, &items[0]),
         Value::String(s) => parse_wait(s).map_err(|e| format!("{key}: {e}")),
         Value::Object(m) => {
             let min = match m.get("min") {

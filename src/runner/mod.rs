@@ -47,9 +47,9 @@ pub struct RunnerOpts {
 /// Messages to a running runner.
 #[derive(Debug)]
 pub enum Control {
-    /// New template list (SIGHUP): sources are read again; broken ones keep their last good
-    /// version.
-    Reload(Vec<TemplateSpec>),
+    /// New template list and global wait (SIGHUP): sources are read again; broken ones keep
+    /// their last good version.
+    Reload(Vec<TemplateSpec>, Option<Wait>),
 }
 
 /// How the runner ended.
@@ -63,6 +63,8 @@ pub enum Outcome {
     CommandFailed,
     /// `-once`: `max_wait` passed with these dependencies (or errors) outstanding.
     OnceMissing(Vec<String>),
+    /// `-once`: a template failed to render, validate or write (these errors).
+    Failed(Vec<String>),
 }
 
 /// Checks every template has a destination and can be read and parsed (at start-up, where a

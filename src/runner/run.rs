@@ -22,7 +22,7 @@ use super::config::{Command, TemplateSpec, Wait};
 use super::exec::RunnerEvent;
 use super::source::Source;
 use super::status::{self, CommandStatus, DepStatus, StatusBoard, TemplateStatus};
-use super::tmpl::{Pending, Tmpl};
+use super::tmpl::{Pending, Tmpl, FIRST_RETRY};
 use super::watch::{self, Event};
 use super::{command, write, Control, Outcome, RunnerOpts};
 use crate::template::brain::Brain;
@@ -87,6 +87,17 @@ pub async fn run(
             announced = true;
             r.tell(RunnerEvent::AllRendered);
         }
+        if r.opts.once {
+            let failed: Vec<String> = r
+                .templates
+                .iter()
+                .filter(|t| !t.done)
+                .filter_map(|t| t.failed.clone())
+                .collect();
+            if !failed.is_empty() {
+                break Outcome::Failed(failed);
+            }
+        }
         if r.opts.once && r.templates.iter().all(|t| t.done) {
             r.fire_due(true).await;
             break if r.command_failed {
@@ -115,7 +126,10 @@ pub async fn run(
             }
             _ = sleep_until(due), if due.is_some() => r.fire_due(false).await,
             Some(c) = control.recv() => match c {
-                Control::Reload(specs) => r.reload(specs),
+                Control::Reload(specs, wait) => {
+                    r.opts.wait = wait;
+                    r.reload(specs);
+                }
             },
             _ = poll.tick() => {
                 let edited: Vec<usize> = (0..r.templates.len())
@@ -249,7 +263,10 @@ impl Runner {
                 continue;
             };
             if self.opts.dry {
-                println!("> {}\n{text}", t.spec.destination.display());
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "> {}\n{text}", t.spec.destination.display());
+                let _ = out.flush();
                 t.done = true;
                 continue;
             }
@@ -258,17 +275,34 @@ impl Runner {
                     wrote = true;
                     let t = &mut self.templates[i];
                     t.done = true;
+                    t.failed = None;
+                    t.retry = FIRST_RETRY;
                     if let Some(c) = &t.spec.command {
                         if !commands.iter().any(|(_, x)| x == c) {
                             commands.push((i, c.clone()));
                         }
                     }
                 }
-                Ok(false) => self.templates[i].done = true,
+                Ok(false) => {
+                    let t = &mut self.templates[i];
+                    t.done = true;
+                    t.failed = None;
+                    t.retry = FIRST_RETRY;
+                }
                 Err(e) => {
                     let t = &mut self.templates[i];
-                    tracing::error!("template: {}: {e}", t.spec.name());
-                    t.status.last_error = Some(e);
+                    tracing::error!(
+                        "template: {}: {e} (retrying in {:?})",
+                        t.spec.name(),
+                        t.retry
+                    );
+                    t.status.last_error = Some(e.clone());
+                    t.failed = Some(e);
+                    // A transient failure (disk full, a busy validator) must not leave a
+                    // stale file until the next change: retry, backing off.
+                    let due = Instant::now() + t.retry;
+                    t.pending = Some(Pending { first: due, due });
+                    t.retry = (t.retry * 2).min(Duration::from_secs(60));
                 }
             }
         }
@@ -277,7 +311,7 @@ impl Runner {
         }
         for (i, cmd) in commands {
             let timeout = self.templates[i].spec.command_timeout;
-            let result = command::run(&cmd, timeout).await;
+            let result = self.run_command(&cmd, timeout).await;
             match &result {
                 Ok(_) => tracing::info!(
                     "template: {}: ran {:?}",
@@ -303,6 +337,14 @@ impl Runner {
         self.publish();
     }
 
+    /// Runs `cmd`, abandoning it (its process group is killed) if the runner is stopped.
+    async fn run_command(&self, cmd: &Command, timeout: Duration) -> Result<String, String> {
+        tokio::select! {
+            r = command::run(cmd, timeout) => r,
+            _ = self.stop.cancelled() => Err(format!("command {:?} stopped: shutting down", cmd.to_string())),
+        }
+    }
+
     /// Stages, validates and places template `i`'s text; Ok(false) if the disk already had it.
     async fn place(&mut self, i: usize, text: &str) -> Result<bool, String> {
         let t = &self.templates[i];
@@ -314,7 +356,8 @@ impl Runner {
         let staged = write::stage(&dest, text.as_bytes(), &opts)?;
         if let Some(v) = &t.spec.validate {
             let cmd = command::validate_command(v, &staged.temp);
-            if let Err(e) = command::run(&cmd, t.spec.command_timeout).await {
+            let timeout = t.spec.command_timeout;
+            if let Err(e) = self.run_command(&cmd, timeout).await {
                 staged.discard();
                 return Err(format!(
                     "validate failed, {} left as it was: {e}",
@@ -339,20 +382,26 @@ impl Runner {
         tracing::info!("template: reloading {} template(s)", specs.len());
         let mut next = Vec::with_capacity(specs.len());
         for spec in specs {
-            let mut t = Tmpl::load(spec.clone());
-            if t.parsed.is_none() {
-                // Keep the last good version of a template whose new source is broken.
-                if let Some(old) = self
-                    .templates
-                    .iter()
-                    .position(|o| o.spec == spec || o.spec.destination == spec.destination)
-                {
-                    let err = t.status.last_error.clone();
-                    t = self.templates.swap_remove(old);
-                    t.status.last_error = err;
+            // The same template (same spec, or failing that the same destination) keeps its
+            // state (pending write, status) and re-reads its source; a broken source keeps
+            // the last good version under the new settings.
+            let old = self
+                .templates
+                .iter()
+                .position(|o| o.spec == spec)
+                .or_else(|| {
+                    self.templates
+                        .iter()
+                        .position(|o| o.spec.destination == spec.destination)
+                });
+            match old {
+                Some(i) => {
+                    let mut t = self.templates.swap_remove(i);
+                    t.respec(spec);
+                    next.push(t);
                 }
+                None => next.push(Tmpl::load(spec)),
             }
-            next.push(t);
         }
         self.templates = next;
         let all: Vec<usize> = (0..self.templates.len()).collect();

@@ -41,8 +41,15 @@ pub struct Tmpl {
     pub done: bool,
     /// What status shows.
     pub status: TemplateStatus,
+    /// The last render, validate or write failure with nothing missing (`-once` stops on it).
+    pub failed: Option<String>,
+    /// Delay before retrying a failed write (doubles to a minute; reset by a good write).
+    pub retry: std::time::Duration,
     stamp: Option<(u64, Option<SystemTime>)>,
 }
+
+/// First retry delay after a failed write.
+pub const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads and parses a template's source; the error names the file.
 pub fn parse(spec: &TemplateSpec) -> Result<Template, String> {
@@ -94,7 +101,28 @@ impl Tmpl {
             pending: None,
             done: false,
             status,
+            failed: None,
+            retry: FIRST_RETRY,
         }
+    }
+
+    /// Takes `spec` (a reload) and reads the source again; a source that no longer parses
+    /// keeps the last good template and says why.
+    pub fn respec(&mut self, spec: TemplateSpec) {
+        self.stamp = stamp(&spec);
+        match parse(&spec) {
+            Ok(t) => {
+                self.parsed = Some(t);
+                self.status.last_error = None;
+            }
+            Err(e) => {
+                tracing::error!("template: {e} (keeping the previous version)");
+                self.status.last_error = Some(e);
+            }
+        }
+        self.status.source = spec.name();
+        self.status.destination = spec.destination.display().to_string();
+        self.spec = spec;
     }
 
     /// Re-parses the source if it changed on disk; true if the new version parsed (a broken
@@ -139,6 +167,7 @@ impl Tmpl {
             Ok(text) if self.missing.is_empty() => {
                 self.status.last_render = Some(status::now());
                 self.candidate = Some(text);
+                self.failed = None;
             }
             Ok(_) => self.candidate = None,
             Err(e) => {
@@ -146,6 +175,7 @@ impl Tmpl {
                 self.pending = None;
                 if self.missing.is_empty() {
                     tracing::error!("template: {e} (keeping the last good output)");
+                    self.failed = Some(e.to_string());
                 }
                 self.status.last_error = Some(e.to_string());
             }

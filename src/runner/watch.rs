@@ -60,6 +60,8 @@ async fn run(
         return poll_file(&dep, path, &tx).await;
     }
     let blocking = fetch::blocks(&dep);
+    let mut node_name = node_name;
+    let needs_self = matches!(&dep, Dep::Node { name, .. } if name.is_empty());
     let mut index = 0u64;
     let mut backoff = Duration::from_millis(250);
     let mut recent: std::collections::VecDeque<tokio::time::Instant> = Default::default();
@@ -70,6 +72,22 @@ async fn run(
             }
         }
         recent.push_back(tokio::time::Instant::now());
+        if needs_self && node_name.is_empty() {
+            // `node` without a name is this agent's node: learn its name (the agent may not
+            // have been up when the runner started).
+            match self_name(source.as_ref()).await {
+                Some(n) => node_name = n,
+                None => {
+                    let e = "cannot learn the agent's node name from /v1/agent/self".to_string();
+                    if tx.send(Event::Error(dep.clone(), e)).is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    continue;
+                }
+            }
+        }
         let Some((path, mut query)) = fetch::request(&dep, &node_name) else {
             return;
         };
@@ -104,6 +122,16 @@ async fn run(
             }
         }
     }
+}
+
+async fn self_name(source: &dyn Source) -> Option<Arc<str>> {
+    let r = source.get("/v1/agent/self", &[]).await.ok()?;
+    if r.status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let name = v["Config"]["NodeName"].as_str()?;
+    (!name.is_empty()).then(|| Arc::from(name))
 }
 
 async fn poll_file(dep: &Dep, path: &str, tx: &mpsc::UnboundedSender<Event>) {

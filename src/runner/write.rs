@@ -4,9 +4,9 @@
 //! file, then rename. When rename cannot work (a single bind-mounted file: EBUSY; another
 //! filesystem: EXDEV) the bytes are written in place and the caller logs it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// How the file is written.
@@ -66,15 +66,22 @@ pub fn stage(dest: &Path, contents: &[u8], opts: &WriteOpts) -> Result<Staged, S
         .unwrap_or_else(|| "out".into());
     let temp = dir.join(format!(".{name}.berth-{}", std::process::id()));
     let result = (|| {
-        let mut f = File::create(&temp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::set_permissions(&temp, fs::Permissions::from_mode(mode))?;
+        // Created private, given its owner and final mode, and only then filled, so a secret
+        // is never readable by others while it is being written.
+        let _ = fs::remove_file(&temp);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
         let uid = opts.uid.or(old.as_ref().map(|m| m.uid()));
         let gid = opts.gid.or(old.as_ref().map(|m| m.gid()));
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::chown(&temp, uid, gid)?;
         }
+        fs::set_permissions(&temp, fs::Permissions::from_mode(mode))?;
+        f.write_all(contents)?;
+        f.sync_all()?;
         Ok::<(), std::io::Error>(())
     })();
     if let Err(e) = result {

@@ -677,3 +677,92 @@ fn a_single_bind_mounted_file_is_written_in_place() {
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "consul");
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mount point");
 }
+
+/// A failed write is retried (backing off) without waiting for a data change, and `-once`
+/// stops with an error when a template cannot render although all its data is there.
+#[tokio::test]
+async fn failed_writes_are_retried_and_once_stops_on_render_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("out");
+    let ok = d.join("ok");
+    let cfg = json!({"template": {"contents": "{{ range services }}{{ .Name }}{{ end }}",
+        "destination": out, "validate": format!("test -e {}", ok.display())}});
+    let (_cfg_dir, flag) = config_file(cfg.to_string());
+    let agent = Agent::start(&["-dev", &flag]);
+    let c = Client::new();
+    let status = eventually(Duration::from_secs(10), "validate failure", || {
+        let body = crate::harness::blocking_get(&agent.url("/v1/agent/templates")).ok()?;
+        body.contains("validate failed").then_some(body)
+    })
+    .await;
+    assert!(!out.exists(), "{status}");
+    std::fs::write(&ok, "").unwrap();
+    eventually(Duration::from_secs(10), "retried write", || {
+        out.exists().then_some(())
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "consul");
+    let s = c.get_json(&agent.url("/v1/agent/templates")).await;
+    assert_eq!(s[0]["LastError"], serde_json::Value::Null, "{s}");
+
+    // -once with all data present but a failing render: exit 14, naming the error.
+    let bad = d.join("bad.ctmpl");
+    std::fs::write(&bad, "{{ index services 7 }}").unwrap();
+    let t = format!("{}:{}", bad.display(), d.join("never").display());
+    let (code, _, err) = run_cli(&[
+        "template",
+        "-once",
+        "-consul-addr",
+        &agent.base,
+        "-template",
+        &t,
+    ]);
+    assert_eq!(code, 14, "{err}");
+    assert!(err.contains("index out of range: 7"), "{err}");
+    assert!(!d.join("never").exists());
+}
+
+/// consul-template config files: `consul { address }`, the `wait` block, `template` blocks.
+#[test]
+fn berth_template_reads_consul_template_config_files() {
+    let agent = Agent::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("in.ctmpl"),
+        "[[ range services ]][[ .Name ]][[ end ]]",
+    )
+    .unwrap();
+    let hcl = format!(
+        "consul {{\n  address = \"{}\"\n}}\nwait {{\n  min = \"1ms\"\n  max = \"2ms\"\n}}\ntemplate {{\n  source = \"{}\"\n  destination = \"{}\"\n  left_delimiter = \"[[\"\n  right_delimiter = \"]]\"\n  perms = \"0600\"\n}}\n",
+        agent.base,
+        d.join("in.ctmpl").display(),
+        d.join("out").display()
+    );
+    std::fs::write(d.join("ct.hcl"), hcl).unwrap();
+    let (code, _, err) = run_cli(&[
+        "template",
+        "-once",
+        "-config",
+        &d.join("ct.hcl").display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(d.join("out")).unwrap(), "consul");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("out"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    std::fs::write(d.join("bad.hcl"), "consul { adress = \"x\" }").unwrap();
+    let (code, _, err) = run_cli(&[
+        "template",
+        "-once",
+        "-config",
+        &d.join("bad.hcl").display().to_string(),
+    ]);
+    assert_eq!(code, 64);
+    assert!(err.contains("consul.adress"), "{err}");
+}

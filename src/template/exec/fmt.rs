@@ -104,6 +104,8 @@ struct Spec {
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
     let mut next = 0usize;
+    // Go checks for unused arguments only when no `%[n]` reordered them.
+    let mut reordered = false;
     let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '%' {
@@ -127,15 +129,16 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             chars.next();
             spec.prec = Some(number_or_star(&mut chars, args, &mut next).unwrap_or(0));
         }
+        let mut bad_index = false;
         if chars.peek() == Some(&'[') {
             let rest: String = chars.clone().take_while(|c| *c != ']').collect();
-            if let Ok(n) = rest[1..].parse::<usize>() {
-                if n >= 1 {
-                    next = n - 1;
-                }
-                for _ in 0..=rest.chars().count() {
-                    chars.next();
-                }
+            reordered = true;
+            match rest[1..].parse::<usize>() {
+                Ok(n) if n >= 1 && n <= args.len() => next = n - 1,
+                _ => bad_index = true,
+            }
+            for _ in 0..=rest.chars().count() {
+                chars.next();
             }
         }
         let Some(verb) = chars.next() else {
@@ -146,6 +149,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push('%');
             continue;
         }
+        if bad_index {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
+            continue;
+        }
         match args.get(next) {
             None => out.push_str(&format!("%!{verb}(MISSING)")),
             Some(a) => {
@@ -154,7 +161,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
         }
     }
-    if next < args.len() {
+    if !reordered && next < args.len() {
         out.push_str("%!(EXTRA ");
         let extra: Vec<String> = args[next..]
             .iter()
@@ -295,8 +302,8 @@ fn int(out: &mut String, mag: u64, neg: bool, verb: char, spec: Spec) {
         if p == 0 && mag == 0 {
             digits.clear();
         }
-        while digits.len() < p {
-            digits.insert(0, '0');
+        if digits.len() < p {
+            digits = "0".repeat(p - digits.len()) + &digits;
         }
     }
     let prefix = match (spec.sharp, verb) {
@@ -564,6 +571,9 @@ mod tests {
                 "string int float64",
             ),
             ("100%%", vec![], "100%"),
+            ("%[2]s %[1]s", vec![s("a"), s("b")], "b a"),
+            ("%[3]d", vec![Value::Int(1)], "%!d(BADINDEX)"),
+            ("%.5d", vec![Value::Int(42)], "00042"),
             (
                 "%6.2f|%-8.3e|",
                 vec![Value::Float(-2.5), Value::Float(1234.5)],

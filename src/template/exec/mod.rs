@@ -23,8 +23,9 @@ use gotmpl::{FuncMap, Value};
 
 pub use builtins::{truth, NAMES as BUILTINS};
 
-/// How deep `executeTemplate` may re-enter a program (a define calling itself forever).
-const MAX_NESTING: usize = 100;
+/// How deep `{{template}}` and `executeTemplate` calls may nest, together, in one render (a
+/// define calling itself forever must fail, not overflow a 2 MiB worker stack).
+pub(crate) const MAX_DEPTH: usize = 300;
 
 /// A parsed template with its `define`s and functions, ready to execute.
 pub struct Program {
@@ -34,7 +35,8 @@ pub struct Program {
     defines: HashMap<String, Arc<ListNode>>,
     funcs: FuncMap,
     missing_error: bool,
-    nesting: AtomicUsize,
+    /// Template calls in progress (shared by `{{template}}` and `executeTemplate`).
+    depth: AtomicUsize,
 }
 
 impl Program {
@@ -75,7 +77,7 @@ impl Program {
             defines,
             funcs,
             missing_error,
-            nesting: AtomicUsize::new(0),
+            depth: AtomicUsize::new(0),
         })
     }
 
@@ -106,16 +108,28 @@ impl Program {
     }
 
     fn run(&self, tmpl: &str, body: Arc<ListNode>, data: &Value) -> Result<String, String> {
-        if self.nesting.fetch_add(1, Ordering::SeqCst) >= MAX_NESTING {
-            self.nesting.fetch_sub(1, Ordering::SeqCst);
+        if !self.enter() {
             return Err(format!(
-                "template: {}: exceeded maximum template depth ({MAX_NESTING})",
+                "template: {}: exceeded maximum template depth ({MAX_DEPTH})",
                 self.name
             ));
         }
         let r = walk::State::new(self, tmpl, data).run(&body);
-        self.nesting.fetch_sub(1, Ordering::SeqCst);
+        self.leave();
         r
+    }
+
+    /// Counts one more template call; false (and nothing counted) past `MAX_DEPTH`.
+    fn enter(&self) -> bool {
+        if self.depth.fetch_add(1, Ordering::SeqCst) >= MAX_DEPTH {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn leave(&self) {
+        self.depth.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

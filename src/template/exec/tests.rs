@@ -164,7 +164,7 @@ fn errors_name_line_column_and_node() {
         "{{not}}",
         "template: t:1:2: executing \"t\" at <not>: wrong number of args for not: want 1 got 0",
     );
-    err("{{define \"r\"}}{{template \"r\"}}{{end}}{{template \"r\"}}", "template: t:1:16: executing \"r\" at <{{template \"r\"}}>: exceeded maximum template depth (1000)");
+    err("{{define \"r\"}}{{template \"r\"}}{{end}}{{template \"r\"}}", "template: t:1:16: executing \"r\" at <{{template \"r\"}}>: exceeded maximum template depth (300)");
     assert_eq!(
         run("{{.Missing}}", data(), true).unwrap_err(),
         "template: t:1:2: executing \"t\" at <.Missing>: map has no entry for key \"Missing\""

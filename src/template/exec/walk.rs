@@ -14,8 +14,7 @@ use super::fmt::{display, type_name};
 use super::node_text::{self, context, location};
 use super::{func_message, Program};
 
-/// `{{template}}` nesting allowed within one execution.
-const MAX_DEPTH: usize = 1000;
+use super::MAX_DEPTH;
 /// Range iterations allowed within one execution (a runaway `range 1000000000`).
 const MAX_ITERS: u64 = 50_000_000;
 
@@ -45,7 +44,6 @@ pub(super) struct State<'p> {
     tmpl: String,
     out: String,
     vars: Vec<(SmolStr, Value)>,
-    depth: usize,
     iters: u64,
 }
 
@@ -56,7 +54,6 @@ impl<'p> State<'p> {
             tmpl: tmpl.to_string(),
             out: String::new(),
             vars: vec![(SmolStr::new("$"), data.clone())],
-            depth: 0,
             iters: 0,
         }
     }
@@ -117,7 +114,7 @@ impl<'p> State<'p> {
                     return Err(self
                         .template_fail(t, format!("template {:?} not defined", t.name.as_str())));
                 };
-                if self.depth >= MAX_DEPTH {
+                if !self.prog.enter() {
                     return Err(self.template_fail(
                         t,
                         format!("exceeded maximum template depth ({MAX_DEPTH})"),
@@ -126,9 +123,8 @@ impl<'p> State<'p> {
                 let vars =
                     std::mem::replace(&mut self.vars, vec![(SmolStr::new("$"), arg.clone())]);
                 let tmpl = std::mem::replace(&mut self.tmpl, t.name.to_string());
-                self.depth += 1;
                 let r = self.list(&body, &arg);
-                self.depth -= 1;
+                self.prog.leave();
                 self.vars = vars;
                 self.tmpl = tmpl;
                 r?;
