@@ -50,42 +50,8 @@ pub fn sprintln(args: &[Value]) -> String {
 /// A value as `%v` prints it.
 pub fn display(v: &Value) -> String {
     let mut out = String::new();
-    write_v(&mut out, v);
+    format_one(&mut out, 'v', Spec::default(), v);
     out
-}
-
-fn write_v(out: &mut String, v: &Value) {
-    match v {
-        Value::Nil => out.push_str("<nil>"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Uint(u) => out.push_str(&u.to_string()),
-        Value::Float(f) => out.push_str(&format_g(*f, None, false)),
-        Value::String(s) => out.push_str(s),
-        Value::List(items) => {
-            out.push('[');
-            for (i, it) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                write_v(out, it);
-            }
-            out.push(']');
-        }
-        Value::Map(m) => {
-            out.push_str("map[");
-            for (i, (k, it)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(k);
-                out.push(':');
-                write_v(out, it);
-            }
-            out.push(']');
-        }
-        _ => out.push_str("<func>"),
-    }
 }
 
 /// One `%` directive's flags, width and precision.
@@ -221,6 +187,7 @@ fn format_one(out: &mut String, verb: char, spec: Spec, a: &Value) {
             out.push(']');
         }
         (Value::Nil, 'v') => pad(out, "<nil>", spec, false),
+        (Value::Function(_), 'v') => pad(out, "<func>", spec, false),
         (Value::Bool(b), 'v' | 't') => pad(out, if *b { "true" } else { "false" }, spec, false),
         (Value::String(s), 'v' | 's') => {
             let s: String = match spec.prec {

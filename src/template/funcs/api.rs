@@ -100,42 +100,42 @@ pub(super) fn register(map: &mut FuncMap, state: Shared, hook: ExecuteHook) {
         };
         t.execute_named(&name, &data).map(string)
     });
-    for name in ["connect", "caRoots", "caLeaf"] {
-        add(map, name, move |_| {
-            Err(format!(
-                "{name}: Consul Connect (service mesh) is not supported by Berth"
-            ))
-        });
-    }
-    for name in ["secret", "secrets", "pkiCert"] {
-        add(map, name, move |_| {
-            Err(format!("{name}: Vault is not supported by Berth"))
-        });
-    }
-    for name in [
-        "nomadServices",
-        "nomadService",
-        "nomadVar",
-        "nomadVarList",
-        "nomadVarExists",
-    ] {
-        add(map, name, move |_| {
-            Err(format!("{name}: Nomad is not supported by Berth"))
-        });
-    }
-    // consul-template's side-effect and debugging functions: out of scope for now, refused
-    // by name when called rather than "not defined" at parse time.
-    for name in [
-        "plugin",
-        "writeToFile",
-        "spew_dump",
-        "spew_sdump",
-        "spew_printf",
-        "spew_sprintf",
-    ] {
-        add(map, name, move |_| {
-            Err(format!("{name} is not supported by Berth"))
-        });
+    let refused: [(&[&'static str], &'static str); 4] = [
+        (
+            &["connect", "caRoots", "caLeaf"],
+            ": Consul Connect (service mesh) is",
+        ),
+        (&["secret", "secrets", "pkiCert"], ": Vault is"),
+        (
+            &[
+                "nomadServices",
+                "nomadService",
+                "nomadVar",
+                "nomadVarList",
+                "nomadVarExists",
+            ],
+            ": Nomad is",
+        ),
+        // consul-template's side-effect and debugging functions: out of scope for now,
+        // refused by name when called rather than "not defined" at parse time.
+        (
+            &[
+                "plugin",
+                "writeToFile",
+                "spew_dump",
+                "spew_sdump",
+                "spew_printf",
+                "spew_sprintf",
+            ],
+            " is",
+        ),
+    ];
+    for (names, what) in refused {
+        for &name in names {
+            add(map, name, move |_| {
+                Err(format!("{name}{what} not supported by Berth"))
+            });
+        }
     }
 }
 
