@@ -53,6 +53,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod docker;
 pub mod duration;
 pub mod gossip;
 pub mod http;

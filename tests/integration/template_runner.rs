@@ -576,8 +576,17 @@ async fn exec_mode_supervises_a_child() {
         (events() == "start\nterm\nstart\n").then_some(())
     })
     .await;
-    let _ = p.kill();
-    let _ = p.wait();
+    // SIGTERM (not SIGKILL): Berth stops its child first, so no orphan holds the test's
+    // output pipe open.
+    Command::new("kill")
+        .arg(p.id().to_string())
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || p.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(events().ends_with("start\nterm\n"), "{}", events());
 
     // The child's exit code becomes Berth's.
     let (code, _, err) = run_cli(&[
