@@ -19,6 +19,9 @@ pub enum Source {
     Api,
     /// A `service`/`check` block in a config file.
     Config,
+    /// Registered from a Docker container (`docker/`): re-derived from the running
+    /// containers, so never persisted and never touched by a config reload.
+    Docker,
 }
 
 /// A service owned by this agent.

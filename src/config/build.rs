@@ -401,6 +401,33 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
             .map_err(|e| b.err(w, e))
             .ok()
     });
+    let docker = crate::docker::DockerOpts {
+        endpoint: c
+            .docker_endpoint
+            .as_ref()
+            .map(|e| e.value.clone())
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())),
+        rules: crate::docker::rules::Settings {
+            hostname: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "localhost".into()),
+            ip: c.docker_ip.as_ref().map(|i| i.value.clone()),
+            advertise: advertise_addr.to_string(),
+            internal: b.get(&c.docker_internal, false),
+            explicit: b.get(&c.docker_explicit, false),
+            tags: c
+                .docker_tags
+                .as_ref()
+                .map(|t| crate::docker::rules::split_tags(&t.value))
+                .unwrap_or_default(),
+            require_label: c.docker_require_label.as_ref().map(|l| l.value.clone()),
+        },
+        resync: c
+            .docker_resync
+            .as_ref()
+            .map(|_| b.duration(&c.docker_resync, Duration::from_secs(0)))
+            .filter(|d| !d.is_zero()),
+    };
     let checks = c
         .checks
         .iter()
@@ -459,6 +486,7 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         checks,
         templates,
         template_wait,
+        docker,
         default_query_time: b.duration(&c.default_query_time, Duration::from_secs(300)),
         max_query_time: b.duration(&c.max_query_time, Duration::from_secs(600)),
         kv_max_value_size,

@@ -146,6 +146,20 @@ pub struct FileConfig {
     pub templates: Vec<Sourced<crate::runner::TemplateSpec>>,
     /// `template_wait` / `-wait`: quiescence for templates without their own `wait`.
     pub template_wait: Opt<String>,
+    /// `-docker`: the Docker endpoint (unix socket path or tcp://host:port).
+    pub docker_endpoint: Opt<String>,
+    /// `-internal`: register container IPs and exposed ports.
+    pub docker_internal: Opt<bool>,
+    /// `-explicit`: only containers with a `SERVICE_NAME`.
+    pub docker_explicit: Opt<bool>,
+    /// `-tags`: tags for every container service (comma list).
+    pub docker_tags: Opt<String>,
+    /// `-require-label`: only containers with this label.
+    pub docker_require_label: Opt<String>,
+    /// `-ip`: the address for every published port.
+    pub docker_ip: Opt<String>,
+    /// `-resync`: full reconcile interval.
+    pub docker_resync: Opt<String>,
     /// `default_query_time`.
     pub default_query_time: Opt<String>,
     /// `max_query_time`.
@@ -211,7 +225,7 @@ impl FileConfig {
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
             enable_local_script_checks, check_update_interval, check_output_max_size,
-            check_deregister_interval_min, check_reap_interval, default_query_time, max_query_time, kv_max_value_size,
+            check_deregister_interval_min, check_reap_interval, docker_endpoint, docker_internal, docker_explicit, docker_tags, docker_require_label, docker_ip, docker_resync, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             dns_node_ttl, dns_service_ttl, dns_only_passing, dns_a_record_limit,
             dns_udp_answer_limit, dns_recursor_timeout, dns_enable_truncate,

@@ -74,6 +74,14 @@ const FLAGS: &[(&str, Kind)] = &[
     ("max-query-time", Kind::Duration),
     ("template", Kind::Str),
     ("wait", Kind::Str),
+    ("docker", Kind::Str),
+    ("internal", Kind::Bool),
+    ("explicit", Kind::Bool),
+    ("tags", Kind::Str),
+    ("require-label", Kind::Str),
+    ("ip", Kind::Str),
+    ("resync", Kind::Duration),
+    ("cleanup", Kind::Bool),
 ];
 
 /// Parses `berth agent` arguments (without the subcommand). `-h`/`-help` gives
@@ -220,6 +228,21 @@ fn set(out: &mut AgentFlags, name: &str, kind: Kind, value: String) -> Result<()
             let spec = crate::runner::parse_template_flag(&value).map_err(|e| invalid(&e))?;
             o.templates.push(from_flag("template", spec));
         }
+        "docker" => o.docker_endpoint = str_at("docker_endpoint"),
+        "internal" => o.docker_internal = bool_at("docker_internal"),
+        "explicit" => o.docker_explicit = bool_at("docker_explicit"),
+        "tags" => o.docker_tags = str_at("docker_tags"),
+        "require-label" => o.docker_require_label = str_at("docker_require_label"),
+        "ip" => {
+            value
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| invalid("not an IP address"))?;
+            o.docker_ip = str_at("docker_ip");
+        }
+        "resync" => o.docker_resync = str_at("docker_resync"),
+        // Berth reconciles our Docker services as a set at every (re)connect, so services
+        // of containers gone while it was down are always removed: -cleanup is implied.
+        "cleanup" => {}
         "wait" => {
             crate::runner::parse_wait(&value).map_err(|e| invalid(&e))?;
             o.template_wait = str_at("template_wait");

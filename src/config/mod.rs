@@ -204,6 +204,8 @@ pub struct RuntimeConfig {
     pub templates: Vec<crate::runner::TemplateSpec>,
     /// Quiescence for templates without their own `wait` (`template_wait`, `-wait`).
     pub template_wait: Option<crate::runner::Wait>,
+    /// Docker registration (registrator's settings).
+    pub docker: crate::docker::DockerOpts,
     /// Blocking query wait when `?wait` is absent.
     pub default_query_time: Duration,
     /// Upper bound for `?wait`.

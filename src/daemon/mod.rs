@@ -429,6 +429,11 @@ async fn serve(
             crate::runner::run(runner_opts, source, node, board, template_rx, stop).await;
         }
     });
+    tracker.spawn(crate::docker::run(
+        agent.clone(),
+        config.docker.clone(),
+        bg_stop.clone(),
+    ));
     tracker.close();
     for w in &config.warnings {
         tracing::warn!("agent: {w}");

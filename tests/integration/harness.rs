@@ -171,6 +171,10 @@ fn spawn(dir: &Path, extra: &[&str], http_port: u16) -> Child {
         args.push("-node=test-node".into());
     }
     args.extend(extra.iter().map(|s| s.to_string()));
+    // Containers on this machine are not the test's: no Docker registration unless asked.
+    if !extra.iter().any(|e| e.starts_with("-docker")) {
+        args.push("-docker=off".into());
+    }
     // Ports of later issues must not clash between parallel tests.
     for flag in ["-dns-port", "-server-port", "-serf-lan-port"] {
         if !extra.iter().any(|e| e.starts_with(flag)) {
