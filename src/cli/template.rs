@@ -90,7 +90,9 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     runtime.block_on(async move {
-        let node = node_name(source.as_ref()).await;
+        // Empty: a `node` without a name learns the agent's name from /v1/agent/self when
+        // its watch starts (the agent may not be up yet).
+        let node: Arc<str> = Arc::from("");
         let stop = CancellationToken::new();
         let (ctl, ctl_rx) = tokio::sync::mpsc::channel(4);
         let board = runner::StatusBoard::default();
@@ -312,15 +314,9 @@ fn read_config(
     for (k, v) in &m {
         match k.as_str() {
             "template" => {
-                let blocks: Vec<&Value> = match v {
-                    Value::Array(a) => a.iter().collect(),
-                    other => vec![other],
-                };
-                for (i, b) in blocks.into_iter().enumerate() {
-                    opts.templates.push(runner::config::decode_block(
-                        &format!("{at}: template[{i}]"),
-                        b,
-                    )?);
+                for (key, b) in crate::config::keys::one_or_many(k, v) {
+                    let block = runner::config::decode_block(&format!("{at}: {key}"), b)?;
+                    opts.templates.push(block);
                 }
             }
             "wait" => opts.wait = Some(runner::config::wait_value(&format!("{at}: wait"), v)?),
@@ -364,18 +360,6 @@ fn read_consul(at: &str, v: &Value, consul: &mut ConsulSettings) -> Result<(), S
     Ok(())
 }
 
-/// The agent's node name (for `node` without a name), from `/v1/agent/self`.
-async fn node_name(source: &runner::source::Http) -> Arc<str> {
-    use runner::source::Source;
-    let name = match source.get("/v1/agent/self", &[]).await {
-        Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
-            .ok()
-            .and_then(|v| v["Config"]["NodeName"].as_str().map(String::from)),
-        _ => None,
-    };
-    Arc::from(name.unwrap_or_default().as_str())
-}
-
 /// `-status`: what the agent's template runner reports.
 async fn status(addr: &str, token: Option<String>) -> i32 {
     use runner::source::Source;
@@ -401,14 +385,13 @@ async fn status(addr: &str, token: Option<String>) -> i32 {
             return 1;
         }
     };
-    let all: Vec<runner::status::TemplateStatus> =
-        match serde_json::from_slice::<Vec<Value>>(&reply.body) {
-            Ok(v) => v.iter().map(from_json).collect(),
-            Err(e) => {
-                eprintln!("berth template: {addr}: invalid answer: {e}");
-                return 1;
-            }
-        };
+    let all: Vec<runner::status::TemplateStatus> = match serde_json::from_slice(&reply.body) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("berth template: {addr}: invalid answer: {e}");
+            return 1;
+        }
+    };
     if all.is_empty() {
         println!("No templates.");
     }
@@ -416,49 +399,6 @@ async fn status(addr: &str, token: Option<String>) -> i32 {
         print!("{}", describe(&t));
     }
     0
-}
-
-fn from_json(v: &Value) -> runner::status::TemplateStatus {
-    let s = |k: &str| v[k].as_str().map(String::from);
-    runner::status::TemplateStatus {
-        source: s("Source").unwrap_or_default(),
-        destination: s("Destination").unwrap_or_default(),
-        deps: v["Dependencies"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|d| runner::status::DepStatus {
-                        name: d["Dependency"].as_str().unwrap_or_default().to_string(),
-                        has_data: d["HasData"].as_bool().unwrap_or(false),
-                        error: d["Error"].as_str().map(String::from),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        last_render: s("LastRender"),
-        last_write: s("LastWrite"),
-        last_command: v["LastCommand"]
-            .as_object()
-            .map(|c| runner::status::CommandStatus {
-                command: c
-                    .get("Command")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                at: c
-                    .get("At")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                ok: c.get("Ok").and_then(Value::as_bool).unwrap_or(false),
-                output: c
-                    .get("Output")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-            }),
-        last_error: s("LastError"),
-    }
 }
 
 /// One template's status as text.

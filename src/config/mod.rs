@@ -17,7 +17,7 @@ use crate::agent::definition::{CheckDefinition, ServiceDefinition};
 mod build;
 pub mod file;
 mod flags;
-mod keys;
+pub(crate) mod keys;
 mod load;
 pub(crate) mod netaddr;
 #[cfg(test)]

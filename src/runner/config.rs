@@ -234,10 +234,7 @@ pub fn decode_block(at: &str, v: &Value) -> Result<TemplateSpec, String> {
                 return Err(format!("{key}: sandbox_path is not supported by Berth yet"))
             }
             other => {
-                let hint = KEYS
-                    .iter()
-                    .min_by_key(|c| strsim::levenshtein(c, other))
-                    .filter(|c| strsim::levenshtein(c, other) <= 3)
+                let hint = crate::config::keys::suggest(other, KEYS)
                     .map(|c| format!(" (did you mean {c:?}?)"))
                     .unwrap_or_default();
                 return Err(format!("{at}: unknown key {other:?}{hint}"));

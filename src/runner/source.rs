@@ -40,8 +40,6 @@ pub trait Source: Send + Sync + 'static {
         query: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Reply, SourceError>>;
 
-    /// How the source is named in logs and status.
-    fn describe(&self) -> String;
 }
 
 /// This agent's own API, in-process.
@@ -77,9 +75,6 @@ impl Source for Local {
         })
     }
 
-    fn describe(&self) -> String {
-        "this agent".into()
-    }
 }
 
 /// Another agent over HTTP.
@@ -158,7 +153,4 @@ impl Source for Http {
         })
     }
 
-    fn describe(&self) -> String {
-        self.base.clone()
-    }
 }

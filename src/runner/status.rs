@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One dependency of a template.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DepStatus {
     /// consul-template's name for it (`health.service(web|passing)`).
     #[serde(rename = "Dependency")]
@@ -23,7 +23,7 @@ pub struct DepStatus {
 }
 
 /// A command's last run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CommandStatus {
     /// The command.
     #[serde(rename = "Command")]
@@ -40,7 +40,7 @@ pub struct CommandStatus {
 }
 
 /// One template.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct TemplateStatus {
     /// Source path, or `(inline)`.
     #[serde(rename = "Source")]

@@ -41,6 +41,18 @@ async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Optio
     }
 }
 
+/// Stops `p` with SIGTERM (never SIGKILL: Berth must stop its own children, or an orphan
+/// holds the test's output pipe open) and returns its exit code.
+async fn sigterm(mut p: std::process::Child) -> Option<i32> {
+    Command::new("kill")
+        .arg(p.id().to_string())
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || p.wait().unwrap().code())
+        .await
+        .unwrap()
+}
+
 /// A tiny HTTP backend answering its name.
 async fn backend(name: &'static str) -> u16 {
     use warp::Filter;
@@ -532,7 +544,7 @@ async fn exec_mode_supervises_a_child() {
     };
     let events = || std::fs::read_to_string(&log).unwrap_or_default();
 
-    let mut p = spawn(&["-exec-reload-signal", "SIGHUP"]);
+    let p = spawn(&["-exec-reload-signal", "SIGHUP"]);
     eventually(Duration::from_secs(10), "child start", || {
         (events() == "start\n").then_some(())
     })
@@ -548,19 +560,12 @@ async fn exec_mode_supervises_a_child() {
         (events() == "start\nhup\n").then_some(())
     })
     .await;
-    Command::new("kill")
-        .arg(p.id().to_string())
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || p.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(sigterm(p).await, Some(0));
     assert_eq!(events(), "start\nhup\nterm\n");
 
     // Without a reload signal a change restarts the child.
     std::fs::remove_file(&log).unwrap();
-    let mut p = spawn(&["-exec-kill-timeout", "5s"]);
+    let p = spawn(&["-exec-kill-timeout", "5s"]);
     eventually(Duration::from_secs(10), "child start", || {
         (events() == "start\n").then_some(())
     })
@@ -576,16 +581,7 @@ async fn exec_mode_supervises_a_child() {
         (events() == "start\nterm\nstart\n").then_some(())
     })
     .await;
-    // SIGTERM (not SIGKILL): Berth stops its child first, so no orphan holds the test's
-    // output pipe open.
-    Command::new("kill")
-        .arg(p.id().to_string())
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || p.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(sigterm(p).await, Some(0));
     assert!(events().ends_with("start\nterm\n"), "{}", events());
 
     // The child's exit code becomes Berth's.
