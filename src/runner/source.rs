@@ -39,7 +39,6 @@ pub trait Source: Send + Sync + 'static {
         path: &'a str,
         query: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Reply, SourceError>>;
-
 }
 
 /// This agent's own API, in-process.
@@ -74,7 +73,6 @@ impl Source for Local {
             })
         })
     }
-
 }
 
 /// Another agent over HTTP.
@@ -152,5 +150,4 @@ impl Source for Http {
             })
         })
     }
-
 }

@@ -149,9 +149,13 @@ async fn nginx_follows_the_catalog_validates_and_reloads_once_per_burst() {
         .unwrap();
 
     // First render: the fallback upstream. Start nginx on it.
-    eventually(Duration::from_secs(10), "first render", || {
-        conf.exists().then_some(())
-    })
+    // Wait for the first render's command too (it runs after the file appears and fails:
+    // nginx is not up yet), so it is not counted as a later burst's reload.
+    eventually(
+        Duration::from_secs(10),
+        "first render and its command",
+        || (conf.exists() && lines(&reloads) == 1).then_some(()),
+    )
     .await;
     let started = Command::new("nginx")
         .args([
@@ -294,9 +298,13 @@ async fn a_failing_reload_command_is_reported_and_the_next_change_runs_it_again(
     .unwrap();
     let agent = Agent::start(&["-dev", "-template", &tmpl]);
     let c = Client::new();
-    eventually(Duration::from_secs(10), "first render", || {
-        out.exists().then_some(())
-    })
+    // The first render's command runs after the file appears: wait for it, or its line
+    // would be counted as the next change's.
+    eventually(
+        Duration::from_secs(10),
+        "first render and its command",
+        || (out.exists() && lines(&count) == 1).then_some(()),
+    )
     .await;
     let first = lines(&count);
     let r = c
