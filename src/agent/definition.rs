@@ -113,6 +113,10 @@ pub enum CheckKind {
     Alias,
     /// Node or service maintenance mode: set and cleared only by the maintenance endpoints.
     Maintenance,
+    /// A container's Docker `HEALTHCHECK` state, set only by the Docker registrar
+    /// (`docker/`) from the engine's health events; nothing runs it and the TTL endpoints
+    /// refuse it.
+    DockerHealth,
 }
 
 impl CheckKind {
@@ -129,6 +133,7 @@ impl CheckKind {
             CheckKind::H2ping => "h2ping",
             CheckKind::Alias => "alias",
             CheckKind::Maintenance => "",
+            CheckKind::DockerHealth => "docker-health",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod ae;
 pub mod bootstrap;
 mod check_status;
 pub mod definition;
+mod external;
 mod identity;
 pub mod leader;
 pub mod local;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 pub use check_status::CheckSettings;
+pub use external::ExternalCheck;
 pub use identity::Identity;
 pub use local::{LocalCheck, LocalService, LocalState, Source};
 pub use register::AgentError;

@@ -36,6 +36,20 @@ impl Agent {
         replace_existing_checks: bool,
         source: Source,
     ) -> Result<(), AgentError> {
+        self.register_service_with(def, replace_existing_checks, source, Vec::new())
+            .await
+    }
+
+    /// `register_service` plus checks whose status the caller sets (`external`, e.g. a
+    /// container's Docker health), all in one change: the catalog never sees the service
+    /// without them, so a container that is not healthy is never briefly passing.
+    pub async fn register_service_with(
+        &self,
+        def: ServiceDefinition,
+        replace_existing_checks: bool,
+        source: Source,
+        external: Vec<super::ExternalCheck>,
+    ) -> Result<(), AgentError> {
         let service = self.service_from(&def);
         let mut checks = Vec::with_capacity(def.checks.len());
         for (c, id) in def.checks.iter().zip(service_check_ids(&def)) {
@@ -47,6 +61,10 @@ impl Agent {
             c.service_id = def.id.clone();
             checks.push(self.local_check(c, Some(&service), source)?);
         }
+        let external: Vec<LocalCheck> = external
+            .into_iter()
+            .map(|e| e.local(&self.identity().node_name, &service, source))
+            .collect();
         {
             let mut local = self.local();
             if replace_existing_checks {
@@ -56,6 +74,7 @@ impl Agent {
                     .collect();
                 for id in old.iter().filter(|id| {
                     !checks.iter().any(|c| &c.check.check_id == *id)
+                        && !external.iter().any(|c| &c.check.check_id == *id)
                         && !id.starts_with(SERVICE_MAINT_PREFIX)
                 }) {
                     local.remove_check(id);
@@ -76,6 +95,14 @@ impl Agent {
             local.put_service(service, source);
             for c in checks {
                 let c = carry_state(&local, c);
+                local.put_check(c);
+            }
+            for mut c in external {
+                if let Some(old) = local.checks.get(&c.check.check_id) {
+                    if old.check.status == c.check.status {
+                        c.critical_since = old.critical_since;
+                    }
+                }
                 local.put_check(c);
             }
         }

@@ -108,11 +108,12 @@ fn reconcile(
     }
 }
 
-/// Whether the check has a task (TTL checks share one timer task; maintenance never runs).
+/// Whether the check has a task (TTL checks share one timer task; maintenance and Docker
+/// health checks are set from outside and never run).
 fn runs(kind: &CheckKind) -> bool {
     !matches!(
         kind,
-        CheckKind::Ttl | CheckKind::Maintenance | CheckKind::H2ping
+        CheckKind::Ttl | CheckKind::Maintenance | CheckKind::H2ping | CheckKind::DockerHealth
     )
 }
 

@@ -48,9 +48,11 @@ impl Probe {
                 args: def.args.clone(),
             }),
             CheckKind::Grpc => GrpcProbe::new(def).map(Probe::Grpc),
-            CheckKind::Ttl | CheckKind::Alias | CheckKind::Maintenance | CheckKind::H2ping => {
-                return None
-            }
+            CheckKind::Ttl
+            | CheckKind::Alias
+            | CheckKind::Maintenance
+            | CheckKind::H2ping
+            | CheckKind::DockerHealth => return None,
         };
         Some(probe.unwrap_or_else(Probe::Broken))
     }

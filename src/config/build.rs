@@ -401,12 +401,26 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
             .map_err(|e| b.err(w, e))
             .ok()
     });
+    if let Some(e) = &c.docker_endpoint {
+        if let Err(why) = crate::docker::connect::validate(&e.value) {
+            b.err(e, why);
+        }
+    }
+    let deregister = match &c.docker_deregister {
+        None => crate::docker::Deregister::Always,
+        Some(d) => crate::docker::Deregister::parse(&d.value).unwrap_or_else(|why| {
+            b.err(d, why);
+            crate::docker::Deregister::Always
+        }),
+    };
     let docker = crate::docker::DockerOpts {
         endpoint: c
             .docker_endpoint
             .as_ref()
             .map(|e| e.value.clone())
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())),
+        tls: docker_tls(&mut b, &c.docker_tls),
+        deregister,
         rules: crate::docker::rules::Settings {
             hostname: hostname::get()
                 .map(|h| h.to_string_lossy().into_owned())
@@ -522,6 +536,43 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
 /// Consul's message when a config check needs scripts that are off.
 const SCRIPTS_DISABLED: &str =
     "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true";
+
+/// The Docker engine's TLS files: all three of `docker { ca_file, cert_file, key_file }`,
+/// else the docker CLI's `DOCKER_TLS_VERIFY` with `DOCKER_CERT_PATH` (or `~/.docker`).
+fn docker_tls(b: &mut B, files: &[Opt<String>; 3]) -> Option<crate::docker::TlsFiles> {
+    let set: Vec<&Sourced<String>> = files.iter().flatten().collect();
+    match set.len() {
+        3 => {
+            return Some(crate::docker::TlsFiles {
+                ca: set[0].value.clone().into(),
+                cert: set[1].value.clone().into(),
+                key: set[2].value.clone().into(),
+            })
+        }
+        0 => {}
+        _ => {
+            b.err(
+                set[0],
+                "docker TLS needs all of ca_file, cert_file and key_file",
+            );
+            return None;
+        }
+    }
+    let verify = std::env::var("DOCKER_TLS_VERIFY").unwrap_or_default();
+    if verify.is_empty() || verify == "0" {
+        return None;
+    }
+    let dir = std::env::var("DOCKER_CERT_PATH")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var("HOME")
+                .ok()
+                .map(|h| PathBuf::from(h).join(".docker"))
+        })?;
+    Some(crate::docker::TlsFiles::in_dir(&dir))
+}
 
 /// Whether the check runs a command (script or docker).
 fn is_script(c: &CheckDefinition) -> bool {

@@ -160,6 +160,10 @@ pub struct FileConfig {
     pub docker_ip: Opt<String>,
     /// `-resync`: full reconcile interval.
     pub docker_resync: Opt<String>,
+    /// `-deregister`: `always` or `on-success`.
+    pub docker_deregister: Opt<String>,
+    /// `docker { ca_file, cert_file, key_file }`: client certificates for a TLS endpoint.
+    pub docker_tls: [Opt<String>; 3],
     /// `default_query_time`.
     pub default_query_time: Opt<String>,
     /// `max_query_time`.
@@ -225,12 +229,17 @@ impl FileConfig {
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
             enable_local_script_checks, check_update_interval, check_output_max_size,
-            check_deregister_interval_min, check_reap_interval, docker_endpoint, docker_internal, docker_explicit, docker_tags, docker_require_label, docker_ip, docker_resync, default_query_time, max_query_time, kv_max_value_size,
+            check_deregister_interval_min, check_reap_interval, docker_endpoint, docker_internal, docker_explicit, docker_tags, docker_require_label, docker_ip, docker_resync, docker_deregister, default_query_time, max_query_time, kv_max_value_size,
             raft_multiplier, raft_snapshot_threshold, raft_snapshot_interval, raft_trailing_logs, dns_allow_stale, dns_max_stale,
             dns_node_ttl, dns_service_ttl, dns_only_passing, dns_a_record_limit,
             dns_udp_answer_limit, dns_recursor_timeout, dns_enable_truncate,
             dns_disable_compression, dns_node_meta_txt, dns_recursor_strategy, alt_domain,
             domain);
+        for (mine, theirs) in self.docker_tls.iter_mut().zip(o.docker_tls) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
         for (mine, theirs) in self.dns_soa.iter_mut().zip(o.dns_soa) {
             if theirs.is_some() {
                 *mine = theirs;
@@ -418,6 +427,28 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
                     }
                     // use_cache / cache_max_age: Berth's DNS reads need no agent cache.
                     _ => {}
+                }
+            }
+        }
+        "docker" => {
+            for (sub, v) in r.table(k, v, keys::DOCKER) {
+                let key = format!("{k}.{sub}");
+                match sub {
+                    "endpoint" => c.docker_endpoint = r.string(&key, v),
+                    "internal" => c.docker_internal = r.bool(&key, v),
+                    "explicit" => c.docker_explicit = r.bool(&key, v),
+                    "tags" => c.docker_tags = r.string(&key, v),
+                    "require_label" => c.docker_require_label = r.string(&key, v),
+                    "ip" => c.docker_ip = r.string(&key, v),
+                    "resync" => c.docker_resync = r.string(&key, v),
+                    "deregister" => c.docker_deregister = r.string(&key, v),
+                    "ca_file" => c.docker_tls[0] = r.string(&key, v),
+                    "cert_file" => c.docker_tls[1] = r.string(&key, v),
+                    "key_file" => c.docker_tls[2] = r.string(&key, v),
+                    // cleanup: implied (every connect reconciles our services as a set).
+                    _ => {
+                        r.bool(&key, v);
+                    }
                 }
             }
         }

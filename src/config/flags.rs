@@ -80,7 +80,8 @@ const FLAGS: &[(&str, Kind)] = &[
     ("tags", Kind::Str),
     ("require-label", Kind::Str),
     ("ip", Kind::Str),
-    ("resync", Kind::Duration),
+    ("resync", Kind::Str),
+    ("deregister", Kind::Str),
     ("cleanup", Kind::Bool),
 ];
 
@@ -239,7 +240,17 @@ fn set(out: &mut AgentFlags, name: &str, kind: Kind, value: String) -> Result<()
                 .map_err(|_| invalid("not an IP address"))?;
             o.docker_ip = str_at("docker_ip");
         }
-        "resync" => o.docker_resync = str_at("docker_resync"),
+        // registrator's -resync is whole seconds; a Go duration works too.
+        "resync" => {
+            let secs = value.parse::<u64>().ok().map(|n| format!("{n}s"));
+            let v = secs.unwrap_or_else(|| value.clone());
+            crate::duration::parse(&v).map_err(|_| invalid("expected seconds or a duration"))?;
+            o.docker_resync = Some(from_flag("docker_resync", v));
+        }
+        "deregister" => {
+            crate::docker::Deregister::parse(&value).map_err(|e| invalid(&e))?;
+            o.docker_deregister = str_at("docker_deregister");
+        }
         // Berth reconciles our Docker services as a set at every (re)connect, so services
         // of containers gone while it was down are always removed: -cleanup is implied.
         "cleanup" => {}

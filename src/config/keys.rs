@@ -60,6 +60,7 @@ pub(crate) const TOP: &[&str] = &[
     "raft_snapshot_interval",
     "raft_trailing_logs",
     "dns_config",
+    "docker",
     "domain",
     "alt_domain",
     "recursors",
@@ -107,6 +108,21 @@ pub(crate) const DNS_CONFIG: &[&str] = &[
 ];
 /// Keys of `dns_config.soa`, in the order `RuntimeConfig::dns_soa` holds them.
 pub(crate) const DNS_SOA: &[&str] = &["refresh", "retry", "expire", "min_ttl"];
+/// Keys of `docker` (registrator's flags, and the engine's TLS files).
+pub(crate) const DOCKER: &[&str] = &[
+    "endpoint",
+    "internal",
+    "explicit",
+    "tags",
+    "require_label",
+    "ip",
+    "resync",
+    "deregister",
+    "cleanup",
+    "ca_file",
+    "cert_file",
+    "key_file",
+];
 /// Keys of `performance`.
 pub(crate) const PERFORMANCE: &[&str] = &["raft_multiplier"];
 

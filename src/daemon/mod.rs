@@ -309,6 +309,7 @@ async fn serve(
         left: left.clone(),
         cache: crate::http::cache::RenderCache::default(),
         templates: crate::runner::StatusBoard::default(),
+        docker: crate::docker::Status::default(),
     });
     if let Some(rpc) = &rpc {
         let _ = rpc.http.set(state.clone());
@@ -432,6 +433,7 @@ async fn serve(
     tracker.spawn(crate::docker::run(
         agent.clone(),
         config.docker.clone(),
+        state.docker.clone(),
         bg_stop.clone(),
     ));
     tracker.close();

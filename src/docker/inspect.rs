@@ -5,8 +5,19 @@ use bollard::models::ContainerInspectResponse;
 
 use super::rules::ContainerInfo;
 
-/// The facts of `c`, and whether it is running (not paused).
-pub fn info(c: &ContainerInspectResponse) -> (ContainerInfo, bool) {
+/// Where a container is in its life, as far as its services go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// Running and not paused: it has its services.
+    Running,
+    /// Paused: out of the catalog until unpaused.
+    Paused,
+    /// Stopped with this exit code (`-deregister on-success` keeps a failed one's services).
+    Exited(i64),
+}
+
+/// The facts of `c`, and where it is in its life.
+pub fn info(c: &ContainerInspectResponse) -> (ContainerInfo, Life) {
     let config = c.config.as_ref();
     let net = c.network_settings.as_ref();
     let exposed = config
@@ -39,8 +50,21 @@ pub fn info(c: &ContainerInspectResponse) -> (ContainerInfo, bool) {
         .unwrap_or_default();
     networks.sort();
     let state = c.state.as_ref();
-    let running = state.and_then(|s| s.running).unwrap_or(false)
-        && !state.and_then(|s| s.paused).unwrap_or(false);
+    let life = match state {
+        Some(s) if s.paused == Some(true) => Life::Paused,
+        Some(s) if s.running == Some(true) => Life::Running,
+        s => Life::Exited(s.and_then(|s| s.exit_code).unwrap_or(0)),
+    };
+    let health = state.and_then(|s| s.health.as_ref()).and_then(|h| {
+        let status = h.status.as_ref()?.to_string();
+        let last = h
+            .log
+            .as_ref()
+            .and_then(|l| l.last())
+            .and_then(|r| r.output.clone())
+            .unwrap_or_default();
+        Some((status, last))
+    });
     let info = ContainerInfo {
         id: c.id.clone().unwrap_or_default(),
         name: c
@@ -62,8 +86,9 @@ pub fn info(c: &ContainerInspectResponse) -> (ContainerInfo, bool) {
             .and_then(|h| h.network_mode.clone())
             .unwrap_or_default(),
         networks,
+        health,
     };
-    (info, running)
+    (info, life)
 }
 
 /// `80/tcp` → (80, "tcp").

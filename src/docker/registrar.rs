@@ -2,13 +2,9 @@
 //! containers and reconcile, so nothing started in between is missed. A burst of events for
 //! one container is one reconcile. When the socket goes away or the stream ends, reconnect
 //! with bounded backoff and reconcile everything again; Docker restarting never stops Berth.
-//!
-//! Reconciling is a set operation per container: its desired services (the rules) against
-//! the services this agent holds for it (marked with `OWNER_META`). Unchanged services are
-//! left alone (no deregister-and-register flap); services registered by hand have no marker
-//! and are never touched.
+//! Only read verbs are used (events, list, inspect); exec only for `SERVICE_CHECK_CMD`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
@@ -16,25 +12,30 @@ use bollard::Docker;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::inspect;
-use super::rules::{self, Desired, Settings, OWNER_META};
-use crate::agent::definition::ServiceDefinition;
-use crate::agent::local::Source;
+use super::connect::{self, TlsFiles};
+use super::reconcile::{self, Deregister};
+use super::rules::Settings;
+use super::status::Status;
 use crate::agent::Agent;
 
 /// How registration runs.
 #[derive(Debug, Clone, Default)]
 pub struct DockerOpts {
-    /// The endpoint asked for (`-docker`, `DOCKER_HOST`); None: the local default socket,
-    /// and registration stays off if it is not there at start; `off`: never.
+    /// The endpoint asked for (`-docker`, `docker { endpoint }`, `DOCKER_HOST`); None: the
+    /// default socket, and registration stays off if it is not there at start; `off`: never.
     pub endpoint: Option<String>,
+    /// Client certificates for a TLS endpoint.
+    pub tls: Option<TlsFiles>,
     /// registrator's settings.
     pub rules: Settings,
     /// `-resync`: a full reconcile this often.
     pub resync: Option<Duration>,
+    /// `-deregister`.
+    pub deregister: Deregister,
 }
 
-/// Events that can change a container's services.
+/// Events that can change a container's services (`health_status` matches its
+/// `health_status: healthy` forms).
 const EVENTS: &[&str] = &[
     "start",
     "die",
@@ -50,67 +51,71 @@ const EVENTS: &[&str] = &[
     "update",
 ];
 
-fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
-    let v = bollard::API_DEFAULT_VERSION;
-    let d = match endpoint {
-        None => Docker::connect_with_local_defaults(),
-        Some(e) if e.starts_with("unix://") || e.starts_with('/') => {
-            Docker::connect_with_unix(e, 120, v)
-        }
-        Some(e) => Docker::connect_with_http(e, 120, v),
-    };
-    d.map_err(|e| e.to_string())
-}
+/// Longest wait between connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Runs until `stop`.
-pub async fn run(agent: Agent, opts: DockerOpts, stop: CancellationToken) {
+/// Runs until `stop`, reporting what it does in `status`.
+pub async fn run(agent: Agent, opts: DockerOpts, status: Status, stop: CancellationToken) {
+    let endpoint = opts
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| connect::DEFAULT_ENDPOINT.to_string());
+    status.update(|s| s.endpoint = endpoint.clone());
     if opts.endpoint.as_deref() == Some("off") {
+        status.set("off", "");
         tracing::info!("docker: container registration is off (-docker=off)");
         return;
     }
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
     loop {
+        status.set(if first { "connecting" } else { "retrying" }, "");
         let attempt = async {
-            let d = connect(opts.endpoint.as_deref())?;
-            d.ping().await.map_err(|e| e.to_string())?;
+            let d = connect::connect(opts.endpoint.as_deref(), opts.tls.as_ref())?;
+            d.ping().await.map_err(|e| format!("{endpoint}: {e}"))?;
             Ok::<Docker, String>(d)
         };
         let docker = match attempt.await {
             Ok(d) => d,
             Err(e) if first && opts.endpoint.is_none() => {
+                status.set("off", &e);
                 tracing::info!(
                     "docker: no Docker engine reachable ({e}); container registration is off"
                 );
                 return;
             }
             Err(e) => {
+                status.set("retrying", &e);
                 tracing::warn!("docker: cannot reach the engine: {e}; retrying in {backoff:?}");
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
         first = false;
         backoff = Duration::from_millis(250);
-        tracing::info!("docker: connected; registering containers");
-        if session(&agent, &docker, &opts, &stop).await {
-            return;
-        }
-        tracing::warn!("docker: event stream ended; reconnecting");
+        tracing::info!("docker: connected to {endpoint}; registering containers");
+        let why = match session(&agent, &docker, &opts, &status, &stop).await {
+            None => return,
+            Some(why) => why,
+        };
+        status.set("retrying", &why);
+        tracing::warn!("docker: {why}; reconnecting");
     }
 }
 
-/// One connection: events, a full reconcile, then event-driven ones. True when stopped.
+/// One connection: events, a full reconcile, then event-driven ones. None when stopped,
+/// else why the connection is over.
 async fn session(
     agent: &Agent,
     docker: &Docker,
     opts: &DockerOpts,
+    status: &Status,
     stop: &CancellationToken,
-) -> bool {
+) -> Option<String> {
     let mut filters = HashMap::new();
     filters.insert(
         "type".to_string(),
@@ -124,10 +129,10 @@ async fn session(
         filters: Some(filters),
         ..Default::default()
     }));
-    if let Err(e) = reconcile_all(agent, docker, &opts.rules).await {
-        tracing::warn!("docker: listing containers: {e}");
-        return false;
+    if let Err(e) = reconcile_all(agent, docker, opts, status).await {
+        return Some(format!("listing containers: {e}"));
     }
+    status.set("connected", "");
     let mut resync = opts
         .resync
         .map(|d| tokio::time::interval_at(tokio::time::Instant::now() + d, d));
@@ -142,49 +147,44 @@ async fn session(
         };
         let mut touched = BTreeSet::new();
         tokio::select! {
-            _ = stop.cancelled() => return true,
+            _ = stop.cancelled() => return None,
             _ = tick => {
-                if let Err(e) = reconcile_all(agent, docker, &opts.rules).await {
-                    tracing::warn!("docker: resync: {e}");
-                    return false;
+                if let Err(e) = reconcile_all(agent, docker, opts, status).await {
+                    return Some(format!("resync: {e}"));
                 }
                 continue;
             }
             ev = events.next() => match ev {
                 Some(Ok(m)) => touched.extend(container_of(&m)),
-                Some(Err(e)) => {
-                    tracing::warn!("docker: event stream: {e}");
-                    return false;
-                }
-                None => return false,
+                Some(Err(e)) => return Some(format!("event stream: {e}")),
+                None => return Some("the event stream ended".into()),
             },
         }
         // A burst for one container (die, stop, destroy...) is one reconcile.
         let window = tokio::time::sleep(Duration::from_millis(10));
         tokio::pin!(window);
+        let mut ended = None;
         loop {
             tokio::select! {
                 _ = &mut window => break,
                 ev = events.next() => match ev {
                     Some(Ok(m)) => touched.extend(container_of(&m)),
-                    _ => break,
+                    Some(Err(e)) => { ended = Some(format!("event stream: {e}")); break }
+                    None => { ended = Some("the event stream ended".into()); break }
                 },
             }
         }
         for id in touched {
-            let desired = match docker.inspect_container(&id, None).await {
-                Ok(c) => {
-                    let (info, running) = inspect::info(&c);
-                    if running {
-                        rules::desired(&info, &opts.rules)
-                    } else {
-                        Vec::new()
-                    }
-                }
-                // Gone (destroyed): it should have nothing.
-                Err(_) => Vec::new(),
+            // Cannot tell (the engine went away mid-burst): the reconnect reconciles it.
+            let inspected = match inspect(docker, &id).await {
+                Ok(c) => c,
+                Err(e) => return Some(e),
             };
-            apply(agent, &id, desired).await;
+            reconcile::apply(agent, &id, reconcile::want(inspected.as_ref(), opts)).await;
+        }
+        count(agent, status);
+        if ended.is_some() {
+            return ended;
         }
     }
 }
@@ -199,22 +199,33 @@ fn container_of(m: &bollard::models::EventMessage) -> Option<String> {
     actor.id.clone()
 }
 
-/// This agent's Docker services, by container ID then service ID.
-fn ours(agent: &Agent) -> BTreeMap<String, BTreeMap<String, crate::model::Service>> {
-    let local = agent.local();
-    let mut out: BTreeMap<String, BTreeMap<String, crate::model::Service>> = BTreeMap::new();
-    for (id, s) in &local.services {
-        if let Some(owner) = s.service.meta.get(OWNER_META) {
-            out.entry(owner.clone())
-                .or_default()
-                .insert(id.clone(), s.service.clone());
-        }
+/// The container, None when it no longer exists; an error when the engine cannot say.
+async fn inspect(
+    docker: &Docker,
+    id: &str,
+) -> Result<Option<bollard::models::ContainerInspectResponse>, String> {
+    match docker.inspect_container(id, None).await {
+        Ok(c) => Ok(Some(c)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(format!("inspecting {id}: {e}")),
     }
-    out
 }
 
-/// Every running container against every service of ours.
-async fn reconcile_all(agent: &Agent, docker: &Docker, s: &Settings) -> Result<(), String> {
+fn count(agent: &Agent, status: &Status) {
+    let n = reconcile::ours(agent).values().map(|s| s.len()).sum();
+    status.update(|s| s.services = n);
+}
+
+/// Every container against every service of ours: running ones get theirs, ours whose
+/// container is gone (or stopped) lose them.
+async fn reconcile_all(
+    agent: &Agent,
+    docker: &Docker,
+    opts: &DockerOpts,
+    status: &Status,
+) -> Result<(), String> {
     let list = docker
         .list_containers(Some(ListContainersOptions::default()))
         .await
@@ -222,68 +233,18 @@ async fn reconcile_all(agent: &Agent, docker: &Docker, s: &Settings) -> Result<(
     let mut seen = BTreeSet::new();
     for c in list {
         let Some(id) = c.id else { continue };
-        let desired = match docker.inspect_container(&id, None).await {
-            Ok(c) => {
-                let (info, running) = inspect::info(&c);
-                if running {
-                    rules::desired(&info, s)
-                } else {
-                    Vec::new()
-                }
-            }
-            Err(_) => Vec::new(),
-        };
-        apply(agent, &id, desired).await;
+        let inspected = inspect(docker, &id).await?;
+        reconcile::apply(agent, &id, reconcile::want(inspected.as_ref(), opts)).await;
         seen.insert(id);
     }
-    for (owner, _) in ours(agent) {
+    for owner in reconcile::ours(agent).into_keys() {
         if !seen.contains(&owner) {
-            apply(agent, &owner, Vec::new()).await;
+            // Not running: stopped (maybe kept by -deregister on-success) or gone.
+            let inspected = inspect(docker, &owner).await?;
+            reconcile::apply(agent, &owner, reconcile::want(inspected.as_ref(), opts)).await;
         }
     }
+    status.update(|s| s.reconciles += 1);
+    count(agent, status);
     Ok(())
-}
-
-/// Makes container `id`'s services exactly `desired`.
-async fn apply(agent: &Agent, id: &str, desired: Vec<Desired>) {
-    let existing = ours(agent).remove(id).unwrap_or_default();
-    for d in &desired {
-        let same = existing.get(&d.id).is_some_and(|s| {
-            s.name == d.name
-                && s.address == d.address
-                && s.port == d.port
-                && s.tags == d.tags
-                && s.meta == d.meta
-        });
-        if same {
-            continue;
-        }
-        if !d.check.is_empty() {
-            tracing::warn!(
-                "docker: {}: SERVICE_CHECK_* is not supported by Berth yet; registered without a check",
-                d.id
-            );
-        }
-        let def = ServiceDefinition {
-            id: d.id.clone(),
-            name: d.name.clone(),
-            address: d.address.clone(),
-            port: d.port,
-            tags: d.tags.clone(),
-            meta: d.meta.clone(),
-            ..ServiceDefinition::default()
-        };
-        match agent.register_service(def, true, Source::Docker).await {
-            Ok(()) => tracing::info!("docker: registered {} ({}:{})", d.id, d.address, d.port),
-            Err(e) => tracing::warn!("docker: registering {}: {e}", d.id),
-        }
-    }
-    for sid in existing.keys() {
-        if !desired.iter().any(|d| &d.id == sid) {
-            match agent.deregister_service(sid).await {
-                Ok(()) => tracing::info!("docker: deregistered {sid}"),
-                Err(e) => tracing::warn!("docker: deregistering {sid}: {e}"),
-            }
-        }
-    }
 }

@@ -32,6 +32,9 @@ pub struct ContainerInfo {
     pub network_mode: String,
     /// Attached networks and the container's IP on each, in name order.
     pub networks: Vec<(String, String)>,
+    /// The Docker `HEALTHCHECK` state (`starting`, `healthy`, `unhealthy`) and the output of
+    /// its last run; None without a health check.
+    pub health: Option<(String, String)>,
 }
 
 /// Registration settings (registrator's flags).
@@ -261,11 +264,12 @@ pub fn desired(c: &ContainerInfo, s: &Settings) -> Vec<Desired> {
         for (k, v) in &meta {
             match k.as_str() {
                 "id" | "tags" | "name" | "ignore" | "network" => {}
-                k if k.starts_with("check_") => {
-                    check.insert(k["check_".len()..].to_string(), v.clone());
-                }
-                _ => {
-                    svc_meta.insert(k.clone(), v.clone());
+                // registrator passes every other key on as meta, check keys included.
+                k => {
+                    if let Some(c) = k.strip_prefix("check_") {
+                        check.insert(c.to_string(), v.clone());
+                    }
+                    svc_meta.insert(k.to_string(), v.clone());
                 }
             }
         }

@@ -64,6 +64,8 @@ pub struct HttpState {
     pub cache: cache::RenderCache,
     /// The template runner's status (`GET /v1/agent/templates`).
     pub templates: crate::runner::StatusBoard,
+    /// The Docker registrar's state (`Docker` in `GET /v1/agent/self`).
+    pub docker: crate::docker::Status,
 }
 
 impl HttpState {

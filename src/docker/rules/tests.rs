@@ -118,7 +118,11 @@ fn labels_beat_env_port_keys_beat_generic_and_the_rest_is_meta() {
     assert_eq!(d.meta.get("region").map(String::as_str), Some("eu"));
     assert!(!d.meta.contains_key("owner"));
     assert_eq!(d.check.get("http").map(String::as_str), Some("/health"));
-    assert!(!d.meta.contains_key("check_http"));
+    // registrator passes check keys on as meta too.
+    assert_eq!(
+        d.meta.get("check_http").map(String::as_str),
+        Some("/health")
+    );
     env(&mut c, &["SERVICE_ID=custom-id"]);
     assert_eq!(one(&c, &settings()).id, "custom-id");
 }

@@ -48,6 +48,7 @@ pub fn self_(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
             "serf_wan": { "members": s(if c.server { "1" } else { "0" }.into()) },
         },
         "Meta": id.meta,
+        "Docker": state.docker.snapshot(),
         "xDS": { "SupportedProxies": { "envoy": [] }, "Port": -1, "Ports": { "Plaintext": -1, "TLS": -1 } },
     });
     Ok(ApiResponse::json(&body, state.pretty(req)))
