@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::bin;
 
-fn docker(args: &[&str]) -> (bool, String) {
+pub(crate) fn docker(args: &[&str]) -> (bool, String) {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -24,7 +24,7 @@ fn docker(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn must(args: &[&str]) -> String {
+pub(crate) fn must(args: &[&str]) -> String {
     let (ok, text) = docker(args);
     assert!(ok, "docker {args:?} failed: {text}");
     text.trim().to_string()
@@ -155,7 +155,7 @@ impl Lab {
     }
 }
 
-fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if f() {
@@ -587,123 +587,4 @@ fn docker_check_runs_inside_the_container() {
         );
         assert_eq!(last.1, format!("code={code}\n"));
     }
-}
-
-/// Registration from Docker: a container's published port lands in the catalog under
-/// registrator's rules (name, ID, host IP, host port, tags and meta from env and labels), an
-/// ignored container does not, stop and removal take the service away, start brings it back,
-/// and a service registered by hand is never touched.
-#[test]
-fn containers_register_and_deregister_by_registrators_rules() {
-    let id = std::process::id();
-    let name = format!("berth-reg-{id}");
-    let ignored = format!("berth-reg-ign-{id}");
-    let lab = Lab {
-        tag: format!("berth-reg:{id}"),
-        net: format!("berth-reg-{id}"),
-        containers: vec![name.clone(), ignored.clone()],
-    };
-    build_image(&lab.tag, &["/bin/sh"], &[]);
-    let svc = format!("regweb{id}");
-    let a = crate::harness::Agent::start(&[
-        "-dev",
-        "-docker=unix:///var/run/docker.sock",
-        "-tags=fromdocker",
-    ]);
-    let manual = serde_json::json!({"Name": "manual", "ID": "manual-1", "Port": 1});
-    let put = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "PUT",
-            &a.url("/v1/agent/service/register"),
-            "-d",
-            &manual.to_string(),
-        ])
-        .status()
-        .unwrap();
-    assert!(put.success());
-    let run = |cname: &str, extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "-d",
-            "-i",
-            "--name",
-            cname,
-            "-p",
-            "127.0.0.1::80",
-            "--expose",
-            "80",
-        ];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&[lab.tag.as_str(), "/usr/local/bin/sh", "-c", "read forever"]);
-        must(&args);
-    };
-    let svc_env = format!("SERVICE_NAME={svc}");
-    run(&ignored, &["-e", &svc_env, "-e", "SERVICE_IGNORE=yes"]);
-    run(
-        &name,
-        &[
-            "-e",
-            &svc_env,
-            "-e",
-            "SERVICE_REGION=us",
-            "-l",
-            "SERVICE_REGION=eu",
-            "-l",
-            "SERVICE_TAGS=a,b",
-        ],
-    );
-    let host_port = must(&["port", &name, "80/tcp"]);
-    let host_port: u16 = host_port
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let url = a.url(&format!("/v1/catalog/service/{svc}"));
-    let entries = || -> Vec<serde_json::Value> {
-        crate::harness::blocking_get(&url)
-            .ok()
-            .and_then(|b| serde_json::from_str(&b).ok())
-            .unwrap_or_default()
-    };
-    assert!(
-        wait(Duration::from_secs(20), || entries().len() == 1),
-        "never registered; log:\n{}",
-        a.log()
-    );
-    let e = &entries()[0];
-    let hostname = hostname::get().unwrap().to_string_lossy().into_owned();
-    assert_eq!(e["ServiceID"], format!("{hostname}:{name}:80"));
-    assert_eq!(e["ServiceAddress"], "127.0.0.1");
-    assert_eq!(e["ServicePort"], host_port);
-    assert_eq!(
-        e["ServiceTags"],
-        serde_json::json!(["a", "b", "fromdocker"])
-    );
-    assert_eq!(e["ServiceMeta"]["region"], "eu");
-    // The ignored container (started first) has nothing.
-    assert_eq!(entries().len(), 1);
-
-    must(&["stop", "-t", "1", &name]);
-    assert!(
-        wait(Duration::from_secs(20), || entries().is_empty()),
-        "still registered after stop"
-    );
-    must(&["start", &name]);
-    assert!(
-        wait(Duration::from_secs(20), || entries().len() == 1),
-        "not back after start"
-    );
-    must(&["rm", "-f", &name]);
-    assert!(
-        wait(Duration::from_secs(20), || entries().is_empty()),
-        "still registered after rm -f"
-    );
-    let manual = crate::harness::blocking_get(&a.url("/v1/catalog/service/manual")).unwrap();
-    assert!(manual.contains("manual-1"), "{manual}");
 }

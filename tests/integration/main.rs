@@ -14,6 +14,8 @@ mod dns_client;
 mod dns_cluster;
 #[cfg(feature = "docker-tests")]
 mod docker;
+#[cfg(feature = "docker-tests")]
+mod docker_reg;
 mod gossip;
 mod kv;
 mod lifecycle;
