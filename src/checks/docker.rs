@@ -1,6 +1,6 @@
 //! Docker checks (`docker_container_id` + `args`): the command runs inside the container
-//! through the Docker API's exec (the engine found as the docker CLI finds it: `DOCKER_HOST`,
-//! else `/var/run/docker.sock`). Exit codes and output as for script checks.
+//! through the Docker API's exec, on the engine registration uses. Exit codes and output as
+//! for script checks.
 
 use std::time::Duration;
 
@@ -12,18 +12,32 @@ use tokio::sync::OnceCell;
 use super::output::Tail;
 use super::Outcome;
 
-/// The engine connection, made on first use and shared by all docker checks.
+/// The engine connection, made on first use and shared by all docker checks: the endpoint
+/// registration uses (`-docker`, `docker {}`, `DOCKER_HOST`, TLS files), else the default
+/// socket.
 #[derive(Default)]
 pub struct Engine {
+    endpoint: Option<String>,
+    tls: Option<crate::docker::TlsFiles>,
     docker: OnceCell<Docker>,
 }
 
 impl Engine {
+    /// An engine reached at `endpoint` (None or `off`: the default socket).
+    pub fn new(endpoint: Option<String>, tls: Option<crate::docker::TlsFiles>) -> Engine {
+        Engine {
+            endpoint: endpoint.filter(|e| e != "off"),
+            tls,
+            docker: OnceCell::new(),
+        }
+    }
+
     async fn get(&self) -> Result<&Docker, String> {
         self.docker
             .get_or_try_init(|| async {
-                let d = Docker::connect_with_local_defaults()
-                    .map_err(|e| format!("cannot reach the Docker engine: {e}"))?;
+                let d =
+                    crate::docker::connect::connect(self.endpoint.as_deref(), self.tls.as_ref())
+                        .map_err(|e| format!("cannot reach the Docker engine: {e}"))?;
                 d.negotiate_version()
                     .await
                     .map_err(|e| format!("cannot reach the Docker engine: {e}"))

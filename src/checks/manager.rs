@@ -28,9 +28,10 @@ struct Running {
     stop: CancellationToken,
 }
 
-/// Runs until `shutdown`, then stops every check task and waits for them.
-pub async fn run(agent: Agent, shutdown: CancellationToken) {
-    let shared = Arc::new(Shared::default());
+/// Runs until `shutdown`, then stops every check task and waits for them. Docker checks
+/// reach the engine the way registration does (`docker`: endpoint and TLS files).
+pub async fn run(agent: Agent, docker: super::docker::Engine, shutdown: CancellationToken) {
+    let shared = Arc::new(Shared::new(docker));
     let tasks = TaskTracker::new();
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut changes = agent.subscribe_local();

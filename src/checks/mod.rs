@@ -6,7 +6,7 @@
 //! longer than `deregister_critical_service_after`.
 
 pub mod alias;
-mod docker;
+pub mod docker;
 mod grpc;
 mod http;
 pub mod manager;
@@ -81,4 +81,14 @@ impl Outcome {
 pub struct Shared {
     http: http::Clients,
     docker: docker::Engine,
+}
+
+impl Shared {
+    /// Shared state whose docker checks use `docker`.
+    pub fn new(docker: docker::Engine) -> Shared {
+        Shared {
+            http: http::Clients::default(),
+            docker,
+        }
+    }
 }

@@ -327,7 +327,15 @@ async fn serve(
     }
     let bg_stop = root.child_token();
     tracker.spawn(crate::checks::ttl::run(agent.clone(), bg_stop.clone()));
-    tracker.spawn(crate::checks::manager::run(agent.clone(), bg_stop.clone()));
+    let engine = crate::checks::docker::Engine::new(
+        config.docker.endpoint.clone(),
+        config.docker.tls.clone(),
+    );
+    tracker.spawn(crate::checks::manager::run(
+        agent.clone(),
+        engine,
+        bg_stop.clone(),
+    ));
     tracker.spawn(crate::checks::reaper::run(agent.clone(), bg_stop.clone()));
     tracker.spawn(agent.clone().run_syncer(bg_stop.clone()));
     tracker.spawn(crate::agent::leader::run_tombstone_gc(

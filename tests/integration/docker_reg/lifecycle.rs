@@ -256,3 +256,39 @@ fn resync_does_not_rewrite_unchanged_services() {
         .collect();
     assert_eq!(checks_after, checks_before);
 }
+
+/// `SERVICE_CHECK_CMD` runs inside the container (a docker exec check) on an agent that
+/// allows script checks: exit 1 is warning, exit 0 passing.
+#[test]
+fn check_cmd_runs_in_the_container() {
+    let mut lab = Lab::new("cmd");
+    let p = lab.p.clone();
+    let a = lab.agent(&["-enable-script-checks"]);
+    let svc = format!("{p}cmd");
+    let c = lab.run(
+        "cmd",
+        &opts(&[
+            "-p",
+            "127.0.0.1::80",
+            "-e",
+            &format!("SERVICE_NAME={svc}"),
+            "-e",
+            "SERVICE_CHECK_CMD=test -f /tmp/ok && echo fine",
+            "-e",
+            "SERVICE_CHECK_INTERVAL=1s",
+        ]),
+        LOOP,
+    );
+    let status = || {
+        checks_of(&a, &svc)
+            .first()
+            .map(|c| (c["Type"].clone(), c["Status"].clone(), c["Output"].clone()))
+    };
+    eventually(&a, "warning while /tmp/ok is missing", || {
+        status().is_some_and(|(t, s, _)| t == "docker" && s == "warning")
+    });
+    must(&["exec", &c, "touch", "/tmp/ok"]);
+    eventually(&a, "passing once it exists", || {
+        status().is_some_and(|(_, s, o)| s == "passing" && o == "fine\n")
+    });
+}
