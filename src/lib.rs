@@ -24,7 +24,8 @@
 //! - `template/`: consul-template's language (Go text/template + its functions) and dependency
 //!   tracking: a render reads a `Brain` and reports text, used and missing dependencies.
 //! - `docker/`: registrator's job: containers' published ports become this agent's services
-//!   under registrator's rules, reconciled as a set from Docker's events.
+//!   (with `SERVICE_CHECK_*` checks and the HEALTHCHECK state as a check) under registrator's
+//!   rules, reconciled as a set from Docker's events.
 //! - `runner/`: consul-template's runner (watches, quiescence, atomic writes, validate, reload
 //!   commands, `-exec`), reading this agent's API in-process or another agent's over HTTP.
 //! - `gossip/`: LAN membership (SWIM via foca, one task), member statuses, keyring, join handshake.
