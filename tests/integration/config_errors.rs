@@ -91,3 +91,35 @@ fn version_prints_consul_compatible_lines() {
     assert_eq!(code, 0);
     assert!(out.starts_with("Consul v1."), "{out}");
 }
+
+/// Docker registration settings: bad flags and `docker {}` keys are named, with hints.
+#[test]
+fn docker_settings_errors_are_named() {
+    for (flag, words) in [
+        ("-deregister=sometimes", "on-success"),
+        ("-docker=docker.sock", "unix://"),
+        ("-resync=often", "-resync"),
+    ] {
+        let (code, _, err) = run_cli(&["agent", "-dev", flag]);
+        assert_eq!(code, 64, "{flag}: {err}");
+        assert!(err.contains(words), "{flag}: {err}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("docker.hcl");
+    std::fs::write(
+        &f,
+        "docker {\n  endpont = \"unix:///x\"\n  deregister = \"never\"\n  ca_file = \"/ca.pem\"\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_cli(&["agent", "-dev", &format!("-config-file={}", f.display())]);
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        err.contains("docker: unknown key \"endpont\" (did you mean \"endpoint\"?)"),
+        "{err}"
+    );
+    assert!(err.contains("never"), "{err}");
+    assert!(
+        err.contains("cert_file"),
+        "TLS needs all three files: {err}"
+    );
+}
