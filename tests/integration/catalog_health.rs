@@ -27,12 +27,14 @@ async fn fresh_dev_agent_has_itself_and_consul_service() {
     assert_eq!(peers, json!([leader]));
     let me = c.get_json(&a.url("/v1/agent/self")).await;
     let keys: Vec<&str> = me.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    // Consul's keys, plus Berth's `Docker` (the registrar's state; clients ignore extra keys).
     assert_eq!(
         keys,
         [
             "Config",
             "Coord",
             "DebugConfig",
+            "Docker",
             "Member",
             "Meta",
             "Stats",
@@ -42,6 +44,7 @@ async fn fresh_dev_agent_has_itself_and_consul_service() {
     let members = c.get_json(&a.url("/v1/agent/members")).await;
     assert_eq!(members[0], me["Member"]);
     assert_eq!(me["Stats"]["consul"]["leader_addr"], leader);
+    assert_eq!(me["Docker"]["State"], "off");
 }
 
 #[tokio::test]

@@ -68,12 +68,17 @@ fn build_image(tag: &str, extra: &[&str], files: &[(&str, &str)]) {
         std::fs::write(dest, text).unwrap();
     }
     std::fs::write(r.join("etc/hostname"), "berth\n").unwrap();
+    import_rootfs(r, tag);
+}
+
+/// `docker import`s the root filesystem at `root` as `tag`.
+pub(crate) fn import_rootfs(root: &Path, tag: &str) {
     // The archive goes in a directory of its own: docker tests build images concurrently.
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("rootfs.tar");
     let tar = Command::new("tar")
         .arg("-C")
-        .arg(r)
+        .arg(root)
         .arg("-cf")
         .arg(&archive)
         .arg(".")

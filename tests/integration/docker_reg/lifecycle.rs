@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{catalog, eventually, opts, passing, Lab, LOOP};
+use super::{catalog, eventually, passing, service, Lab, LOOP};
 use crate::docker::must;
 
 #[test]
@@ -14,11 +14,7 @@ fn stop_kill_rm_pause_and_restart_follow_the_rules() {
     let always = lab.agent(&[]);
     let on_success = lab.agent(&["-deregister=on-success"]);
     let svc = format!("{p}life");
-    let c = lab.run(
-        "c1",
-        &opts(&["-p", "127.0.0.1::80", "-e", &format!("SERVICE_NAME={svc}")]),
-        LOOP,
-    );
+    let c = lab.run("c1", &service(&svc, &[]), LOOP);
     let counts = || {
         (
             catalog(&always, &svc).len(),
@@ -80,24 +76,23 @@ fn healthcheck_and_service_checks_decide_passing() {
     // /tmp/ok exists, plus registrator's HTTP check on the published port.
     let c = lab.run(
         "hc",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={svc}"),
-            "-e",
-            "SERVICE_CHECK_HTTP=/index.html",
-            "-e",
-            "SERVICE_CHECK_INTERVAL=1s",
-            "--health-cmd",
-            "test -f /tmp/ok",
-            "--health-interval",
-            "1s",
-            "--health-retries",
-            "1",
-            "--health-timeout",
-            "1s",
-        ]),
+        &service(
+            &svc,
+            &[
+                "-e",
+                "SERVICE_CHECK_HTTP=/index.html",
+                "-e",
+                "SERVICE_CHECK_INTERVAL=1s",
+                "--health-cmd",
+                "test -f /tmp/ok",
+                "--health-interval",
+                "1s",
+                "--health-retries",
+                "1",
+                "--health-timeout",
+                "1s",
+            ],
+        ),
         &["/bin/httpd", "-f", "-p", "80", "-h", "/www"],
     );
     eventually(&a, "registered with two checks", || {
@@ -148,14 +143,7 @@ fn healthcheck_and_service_checks_decide_passing() {
     let ttl = format!("{p}ttl");
     lab.run(
         "ttl",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={ttl}"),
-            "-e",
-            "SERVICE_CHECK_TTL=30s",
-        ]),
+        &service(&ttl, &["-e", "SERVICE_CHECK_TTL=30s"]),
         LOOP,
     );
     eventually(&a, "ttl service", || checks_of(&a, &ttl).len() == 1);
@@ -176,14 +164,7 @@ fn healthcheck_and_service_checks_decide_passing() {
     let script = format!("{p}script");
     lab.run(
         "script",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={script}"),
-            "-e",
-            "SERVICE_CHECK_SCRIPT=true",
-        ]),
+        &service(&script, &["-e", "SERVICE_CHECK_SCRIPT=true"]),
         LOOP,
     );
     eventually(&a, "script check refused in the log", || {
@@ -194,16 +175,15 @@ fn healthcheck_and_service_checks_decide_passing() {
     let bad = format!("{p}bad");
     lab.run(
         "bad",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={bad}"),
-            "-e",
-            "SERVICE_CHECK_TCP=1",
-            "-e",
-            "SERVICE_CHECK_INTERVAL=soon",
-        ]),
+        &service(
+            &bad,
+            &[
+                "-e",
+                "SERVICE_CHECK_TCP=1",
+                "-e",
+                "SERVICE_CHECK_INTERVAL=soon",
+            ],
+        ),
         LOOP,
     );
     eventually(&a, "bad interval named in the log", || {
@@ -222,18 +202,17 @@ fn resync_does_not_rewrite_unchanged_services() {
     let svc = format!("{p}steady");
     lab.run(
         "steady",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={svc}"),
-            "-e",
-            "SERVICE_CHECK_TTL=1h",
-            "--health-cmd",
-            "true",
-            "--health-interval",
-            "1s",
-        ]),
+        &service(
+            &svc,
+            &[
+                "-e",
+                "SERVICE_CHECK_TTL=1h",
+                "--health-cmd",
+                "true",
+                "--health-interval",
+                "1s",
+            ],
+        ),
         LOOP,
     );
     eventually(&a, "registered and healthy", || {
@@ -267,16 +246,15 @@ fn check_cmd_runs_in_the_container() {
     let svc = format!("{p}cmd");
     let c = lab.run(
         "cmd",
-        &opts(&[
-            "-p",
-            "127.0.0.1::80",
-            "-e",
-            &format!("SERVICE_NAME={svc}"),
-            "-e",
-            "SERVICE_CHECK_CMD=test -f /tmp/ok && echo fine",
-            "-e",
-            "SERVICE_CHECK_INTERVAL=1s",
-        ]),
+        &service(
+            &svc,
+            &[
+                "-e",
+                "SERVICE_CHECK_CMD=test -f /tmp/ok && echo fine",
+                "-e",
+                "SERVICE_CHECK_INTERVAL=1s",
+            ],
+        ),
         LOOP,
     );
     let status = || {

@@ -13,12 +13,11 @@ mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::docker::{docker, must, wait};
+use crate::docker::{docker, import_rootfs, must, wait};
 use crate::harness::{blocking_get, Agent};
 
 /// Applets linked into the image.
@@ -47,18 +46,7 @@ pub(crate) fn busybox_image(tag: &str) {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(a)).unwrap();
     }
     std::fs::write(r.join("www/index.html"), "ok\n").unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let archive = out.path().join("rootfs.tar");
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(r)
-        .arg("-cf")
-        .arg(&archive)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    must(&["import", archive.to_str().unwrap(), tag]);
+    import_rootfs(r, tag);
 }
 
 /// One test's image, label, containers and networks, removed on drop.
@@ -134,6 +122,13 @@ impl Drop for Lab {
         }
         let _ = docker(&["rmi", "-f", &self.tag]);
     }
+}
+
+/// `Lab::run` options for a service `name` on a port published on loopback, plus `more`.
+pub(crate) fn service(name: &str, more: &[&str]) -> Vec<String> {
+    let mut v = opts(&["-p", "127.0.0.1::80", "-e", &format!("SERVICE_NAME={name}")]);
+    v.extend(more.iter().map(|s| s.to_string()));
+    v
 }
 
 /// Owned strings for `Lab::run` options.
