@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Template render time: corpus template 05 (16 KB haproxy) with 100 services x 10 instances,
-# and templates/nginx-upstreams.ctmpl with 1,000 instances against a hand-written Rust peer
+# and templates/nginx-upstream.ctmpl with 1,000 instances against a hand-written Rust peer
 # producing the same bytes. Pinned to core 0. Env: ROUNDS (500). No network.
 set -euo pipefail
 cd "$(dirname "$0")/.."

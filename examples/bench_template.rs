@@ -108,8 +108,8 @@ fn main() {
         p99.as_secs_f64() * 1e3
     );
 
-    let nginx = std::fs::read_to_string(format!("{root}/templates/nginx-upstreams.ctmpl"))
-        .expect("templates/nginx-upstreams.ctmpl");
+    let nginx = std::fs::read_to_string(format!("{root}/templates/nginx-upstream.ctmpl"))
+        .expect("templates/nginx-upstream.ctmpl");
     let t = Template::parse("nginx", &nginx, &Options::default()).expect("parse nginx");
     let brain = Arc::new(prepare(&t, 1, 1000));
     let (p50, p99, bytes) = time(rounds, || {
@@ -117,15 +117,15 @@ fn main() {
     });
     let entries: Vec<ServiceEntry> = (0..1000).map(|i| entry("nginx", i)).collect();
     let (h50, h99, hbytes) = time(rounds, || {
-        let mut out = String::from("upstream http_backend {\n  ");
+        let mut out = String::from("upstream http_backend {");
         for e in &entries {
             out.push_str("\n  server ");
             out.push_str(&e.address);
             out.push(':');
             out.push_str(&e.port.to_string());
-            out.push_str(";\n  ");
+            out.push(';');
         }
-        out.push_str("\n}\n\nserver {\n  listen 80;\n\n  location / {\n    proxy_pass http://http_backend;\n  }\n}\n");
+        out.push_str("\n}\n\nserver {\n  listen 1216;\n\n  location / {\n    proxy_pass http://http_backend;\n    proxy_set_header Host $host;\n    proxy_set_header X-Real-IP $remote_addr;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n  }\n}\n");
         out.len()
     });
     println!(

@@ -227,3 +227,18 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A tool the test needs: missing under CI is a failure, elsewhere a skip with a reason.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{tool} is not installed (scripts/test installs it)");
+    }
+    if !found {
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}

@@ -9,23 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{config_file, run_cli, Agent};
+use crate::harness::{config_file, have, run_cli, Agent};
 use crate::Client;
-
-/// A tool the test needs: missing under CI is a failure, elsewhere a skip with a reason.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{tool} is not installed (scripts/test installs it)");
-    }
-    if !found {
-        eprintln!("skipping: {tool} is not installed");
-    }
-    found
-}
 
 /// Polls `f` every 50 ms until it returns Some, or panics after `limit` with `what`.
 async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {

@@ -98,7 +98,12 @@ fn fixture(dep: &Dep) -> Data {
 
 /// Renders until no dependency is missing (at most 10 passes), feeding fixtures.
 fn render_complete(name: &str) -> Result<(String, usize), String> {
-    let t = Template::parse(name, &corpus(name), &Options::default()).map_err(|e| e.to_string())?;
+    render_source(name, &corpus(name))
+}
+
+/// `render_complete` for any template text.
+fn render_source(name: &str, src: &str) -> Result<(String, usize), String> {
+    let t = Template::parse(name, src, &Options::default()).map_err(|e| e.to_string())?;
     let mut brain = Brain::new();
     for pass in 1..=10 {
         let r = t
@@ -176,23 +181,147 @@ fn corpus_templates_marked_as_errors_fail_with_the_named_error() {
     }
 }
 
-/// The shipped nginx template for 4 instances: the exact bytes consul-template writes (Go
-/// keeps the text around actions, so each instance brings its blank indented lines).
-#[test]
-fn nginx_template_renders_like_consul_template() {
-    let src = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates/nginx-upstreams.ctmpl"),
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("templates")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("templates/{name}: {e}"))
+}
+
+/// Runs the real `nginx -t` on `server_blocks` inside a minimal http block.
+fn nginx_accepts(name: &str, server_blocks: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rendered.conf"), server_blocks).unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {0}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  access_log off;\n  include {0}/rendered.conf;\n}}\n",
+            dir.path().display()
+        ),
     )
     .unwrap();
-    let t = Template::parse("nginx-upstreams.ctmpl", &src, &Options::default()).unwrap();
-    let mut brain = Brain::new();
-    let entries = (1..=4).map(|i| instance("nginx", i, vec![])).collect();
-    brain.remember(
-        Dep::service(&["nginx".into()]).unwrap(),
-        Data::Services(entries),
+    if !crate::harness::have("nginx") {
+        return;
+    }
+    let out = std::process::Command::new("nginx")
+        .args(["-t", "-q", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nginx -t refused {name}: {}\n{server_blocks}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let r = t.render(Arc::new(brain)).unwrap();
-    assert!(r.missing.is_empty());
-    let want = "upstream http_backend {\n  \n  server 10.1.0.1:8001;\n  \n  server 10.1.0.2:8002;\n  \n  server 10.1.0.3:8003;\n  \n  server 10.1.0.4:8004;\n  \n}\n\nserver {\n  listen 80;\n\n  location / {\n    proxy_pass http://http_backend;\n  }\n}\n";
-    assert_eq!(r.text, want);
+}
+
+/// The seed's nginx template for 4 instances: consul-template's bytes, and nginx accepts it;
+/// with no instance it still gives nginx a valid upstream.
+#[test]
+fn nginx_template_renders_like_consul_template() {
+    let src = shipped("nginx-upstream.ctmpl");
+    let t = Template::parse("nginx-upstream.ctmpl", &src, &Options::default()).unwrap();
+    let render = |n: u16| {
+        let mut brain = Brain::new();
+        let entries = (1..=n).map(|i| instance("nginx", i, vec![])).collect();
+        brain.remember(
+            Dep::service(&["nginx".into()]).unwrap(),
+            Data::Services(entries),
+        );
+        let r = t.render(Arc::new(brain)).unwrap();
+        assert!(r.missing.is_empty());
+        r.text
+    };
+    let tail = "}\n\nserver {\n  listen 1216;\n\n  location / {\n    proxy_pass http://http_backend;\n    proxy_set_header Host $host;\n    proxy_set_header X-Real-IP $remote_addr;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n  }\n}\n";
+    let four = render(4);
+    let want = format!("upstream http_backend {{\n  server 10.1.0.1:8001;\n  server 10.1.0.2:8002;\n  server 10.1.0.3:8003;\n  server 10.1.0.4:8004;\n{tail}");
+    assert_eq!(four, want);
+    nginx_accepts("nginx-upstream.ctmpl", &four);
+    let none = render(0);
+    assert!(none.contains("server 127.0.0.1:1 down;"), "{none}");
+    nginx_accepts("nginx-upstream.ctmpl (no instance)", &none);
+}
+
+/// Every other shipped template renders with data for all it reads, and the output is
+/// what its consumer accepts: nginx -t, haproxy -c, a JSON parser, KEY=value lines.
+#[test]
+fn shipped_templates_render_and_their_consumers_accept_them() {
+    let src = shipped("nginx-upstream-health.ctmpl");
+    let t = Template::parse("health", &src, &Options::default()).unwrap();
+    let mut brain = Brain::new();
+    let passing = (1..=2).map(|i| instance("nginx", i, vec![])).collect();
+    let mut warn = instance("nginx", 3, vec![]);
+    warn.checks[0].status = "warning".into();
+    brain.remember(
+        Dep::service(&["nginx|passing".into()]).unwrap(),
+        Data::Services(passing),
+    );
+    brain.remember(
+        Dep::service(&["nginx|warning".into()]).unwrap(),
+        Data::Services(vec![warn]),
+    );
+    let r = t.render(Arc::new(brain.clone())).unwrap();
+    assert!(r.missing.is_empty(), "{:?}", r.missing);
+    let health = r.text;
+    assert!(
+        health.contains("server 10.1.0.1:8001 max_fails=2 fail_timeout=5s;"),
+        "{health}"
+    );
+    assert!(health.contains("server 10.1.0.3:8003 backup;"), "{health}");
+    assert!(health.contains("server 127.0.0.1:1217 backup;"), "{health}");
+    nginx_accepts("nginx-upstream-health.ctmpl", &health);
+
+    let (haproxy, _) = render_source("haproxy", &shipped("haproxy-backends.ctmpl")).unwrap();
+    for svc in ["consul", "web", "api"] {
+        assert!(haproxy.contains(&format!("backend {svc}\n")), "{haproxy}");
+    }
+    assert!(
+        haproxy.contains("server node-2-8002 10.1.0.2:8002 check inter 2s"),
+        "{haproxy}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("haproxy.cfg");
+    let defaults = "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend edge\n  bind 127.0.0.1:18080\n  default_backend web\n";
+    std::fs::write(&cfg, format!("{defaults}{haproxy}")).unwrap();
+    if !crate::harness::have("haproxy") {
+        return;
+    }
+    let out = std::process::Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "haproxy -c refused haproxy-backends.ctmpl: {}{}\n{haproxy}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (env, _) = render_source("env", &shipped("app.env.ctmpl")).unwrap();
+    let lines: Vec<&str> = env.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines,
+        ["A=1", "B=2", "DATABASE_HOST=10.1.0.1", "DATABASE_PORT=8001"],
+        "{env}"
+    );
+
+    let (json, _) = render_source("json", &shipped("app-config.json.ctmpl")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("app-config.json.ctmpl: {e}\n{json}"));
+    assert_eq!(
+        v["settings"],
+        serde_json::json!({"a": "1", "b": "2"}),
+        "{json}"
+    );
+    assert_eq!(
+        v["api_backends"][1],
+        serde_json::json!({"address": "10.1.0.2", "port": 8002})
+    );
 }
