@@ -58,7 +58,7 @@ pub fn run(args: &[String]) -> i32 {
 }
 
 fn logging_init(config: &RuntimeConfig) -> impl Fn(config::LogLevel) + Send + Sync + 'static {
-    super::logging::init(config.log_level, config.log_json)
+    super::logging::init(config.log_level, config.log_json, config.syslog.as_deref())
 }
 
 fn print_banner(c: &RuntimeConfig) {

@@ -1,5 +1,6 @@
 //! Log output in Consul's text format (`2026-11-21T10:00:00.000Z [INFO]  agent: message: k=v`)
-//! or as JSON lines (`-log-json`), with a level that SIGHUP can change.
+//! or as JSON lines (`-log-json`), with a level that SIGHUP can change; with `enable_syslog`
+//! the same lines also go to the local syslog socket (`syslog.rs`), as Consul's do.
 
 use std::fmt;
 
@@ -25,26 +26,59 @@ pub fn level_filter(l: LogLevel) -> LevelFilter {
     }
 }
 
+/// The local syslog socket.
+const SYSLOG_SOCKET: &str = "/dev/log";
+
 /// Installs the global subscriber; returns a setter for the level (used on reload).
-pub fn init(level: LogLevel, json: bool) -> impl Fn(LogLevel) + Send + Sync + 'static {
+/// `syslog` is the facility to also log to, when `enable_syslog` is on.
+pub fn init(
+    level: LogLevel,
+    json: bool,
+    syslog: Option<&str>,
+) -> impl Fn(LogLevel) + Send + Sync + 'static {
     let (filter, handle) = reload::Layer::new(level_filter(level));
     // Our own crates log at the chosen level; chatty dependencies only warn.
-    let deps = tracing_subscriber::filter::filter_fn(|meta| {
-        meta.target().starts_with("berth") || *meta.level() <= Level::WARN
+    let deps = || {
+        tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target().starts_with("berth") || *meta.level() <= Level::WARN
+        })
+    };
+    let mut syslog_error = None;
+    let syslog_layer = syslog.and_then(|name| {
+        let facility = super::syslog::facility_code(name);
+        match super::syslog::Syslog::connect(std::path::Path::new(SYSLOG_SOCKET), facility) {
+            Ok(writer) => Some(
+                tracing_subscriber::fmt::layer()
+                    .event_format(ConsulFormat { stamped: false })
+                    .with_writer(writer)
+                    .with_filter_fn(deps()),
+            ),
+            Err(e) => {
+                syslog_error = Some(e);
+                None
+            }
+        }
     });
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(syslog_layer);
     if json {
         let layer = tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
-            .with_filter_fn(deps);
+            .with_filter_fn(deps());
         registry.with(layer).init();
     } else {
         let layer = tracing_subscriber::fmt::layer()
-            .event_format(ConsulFormat)
+            .event_format(ConsulFormat { stamped: true })
             .with_writer(std::io::stderr)
-            .with_filter_fn(deps);
+            .with_filter_fn(deps());
         registry.with(layer).init();
+    }
+    if let Some(e) = syslog_error {
+        tracing::warn!(
+            "agent: enable_syslog is set but the syslog socket {SYSLOG_SOCKET} cannot be used ({e}); logging to stderr only"
+        );
     }
     move |l: LogLevel| {
         let _ = handle.modify(|f| *f = level_filter(l));
@@ -68,8 +102,11 @@ where
 
 impl<S: Subscriber, L: tracing_subscriber::Layer<S>> WithFilterFn<S> for L {}
 
-/// Consul's text line format.
-struct ConsulFormat;
+/// Consul's text line format; syslog lines leave out the time and level, which syslog
+/// records itself.
+struct ConsulFormat {
+    stamped: bool,
+}
 
 impl<S, N> FormatEvent<S, N> for ConsulFormat
 where
@@ -92,7 +129,10 @@ where
         };
         let mut v = Fields::default();
         event.record(&mut v);
-        write!(w, "{now} {level} {}", v.message)?;
+        if self.stamped {
+            write!(w, "{now} {level} ")?;
+        }
+        write!(w, "{}", v.message)?;
         if !v.rest.is_empty() {
             write!(w, ":{}", v.rest)?;
         }

@@ -11,6 +11,7 @@ pub mod keygen;
 pub mod logging;
 pub mod members;
 pub mod operator;
+pub mod syslog;
 pub mod template;
 pub mod validate;
 

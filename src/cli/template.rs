@@ -52,7 +52,7 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("-log-level: unknown level {raw:?} (trace, debug, info, warn, err)");
         return EXIT_USAGE;
     };
-    let _ = super::logging::init(level, false);
+    let _ = super::logging::init(level, false, None);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -86,7 +86,7 @@ impl Cluster {
                     cmd,
                     forwarded: false,
                 };
-                unpack_write(self.call_any(&req, WRITE_TIMEOUT).await)
+                unpack_write(self.call_any(&req, WRITE_TIMEOUT, false).await)
             }
         }
     }
@@ -124,7 +124,7 @@ impl Cluster {
         let req = Request::NodeState {
             node: node.to_string(),
         };
-        match self.call_any(&req, WRITE_TIMEOUT).await? {
+        match self.call_any(&req, WRITE_TIMEOUT, true).await? {
             Reply::NodeState(r) => r,
             _ => Err(WriteError::Rpc(format!(
                 "unexpected reply to {}",
@@ -148,7 +148,8 @@ impl Cluster {
     }
 
     /// Sends a read request to `addr` (a server, e.g. the leader), or `None` for any server
-    /// this agent knows; the reply is the caller's to match.
+    /// this agent knows (a read that failed on one goes on to the next, as Consul's client
+    /// retries reads); the reply is the caller's to match.
     pub async fn ask(
         &self,
         addr: Option<&str>,
@@ -157,7 +158,13 @@ impl Cluster {
     ) -> Result<Reply, WriteError> {
         match addr {
             Some(a) => self.pool.call(a, &req, timeout).await.map_err(rpc_error),
-            None => self.call_any(&req, timeout).await,
+            None => {
+                let read = match &req {
+                    Request::Http(h) => matches!(h.method.as_str(), "GET" | "HEAD"),
+                    _ => true,
+                };
+                self.call_any(&req, timeout, read).await
+            }
         }
     }
 
@@ -179,10 +186,16 @@ impl Cluster {
         self.raft.is_some()
     }
 
-    /// Sends `req` to the known servers in turn until one takes it. Only a server that could
-    /// not be connected to is skipped; once a request was sent, its failure is final (the
-    /// server may have acted on it).
-    async fn call_any(&self, req: &Request, timeout: Duration) -> Result<Reply, WriteError> {
+    /// Sends `req` to the known servers in turn until one takes it. A server that could not
+    /// be connected to is skipped. Once a write was sent its failure is final (the server may
+    /// have acted on it); a read (`retry_sent`) goes on to the next server, so a server that
+    /// died under a pooled connection does not fail the reads that reach it first.
+    async fn call_any(
+        &self,
+        req: &Request,
+        timeout: Duration,
+        retry_sent: bool,
+    ) -> Result<Reply, WriteError> {
         let order = self.servers.order();
         if order.is_empty() {
             return Err(WriteError::NoServers);
@@ -194,7 +207,7 @@ impl Cluster {
                     self.servers.worked(&addr);
                     return Ok(reply);
                 }
-                Err(e) if e.never_sent() => {
+                Err(e) if e.never_sent() || (retry_sent && e.retry_read()) => {
                     self.servers.failed(&addr);
                     last = Some(e);
                 }

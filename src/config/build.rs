@@ -271,6 +271,25 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         }
     }
 
+    let syslog = b.get(&c.enable_syslog, false).then(|| {
+        let name = c
+            .syslog_facility
+            .as_ref()
+            .map_or("LOCAL0".to_string(), |s| s.value.to_ascii_uppercase());
+        if let Some(s) = &c.syslog_facility {
+            if !super::SYSLOG_FACILITIES.contains(&name.as_str()) {
+                b.err(
+                    s,
+                    format!(
+                        "unknown syslog facility {:?} (one of {})",
+                        s.value,
+                        super::SYSLOG_FACILITIES.join(", ")
+                    ),
+                );
+            }
+        }
+        name
+    });
     let raft_multiplier = match &c.raft_multiplier {
         None if dev => 1,
         None => 5,
@@ -472,6 +491,7 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         ui: b.get(&c.ui, dev),
         log_level,
         log_json: b.get(&c.log_json, false),
+        syslog,
         pid_file: c
             .pid_file
             .as_ref()

@@ -90,6 +90,10 @@ pub struct FileConfig {
     pub log_level: Opt<String>,
     /// `log_json`.
     pub log_json: Opt<bool>,
+    /// `enable_syslog`.
+    pub enable_syslog: Opt<bool>,
+    /// `syslog_facility`.
+    pub syslog_facility: Opt<String>,
     /// `pid_file`.
     pub pid_file: Opt<String>,
     /// `start_join` (appends).
@@ -224,7 +228,7 @@ impl FileConfig {
     pub fn merge(&mut self, o: FileConfig) {
         later_wins!(self, o; server, bootstrap, bootstrap_expect, datacenter, data_dir, node_name,
             node_id, bind_addr, advertise_addr, client_addr, addresses_http, addresses_dns, ui,
-            log_level, log_json, pid_file, retry_interval, retry_max, rejoin_after_leave, encrypt,
+            log_level, log_json, enable_syslog, syslog_facility, pid_file, retry_interval, retry_max, rejoin_after_leave, encrypt,
             encrypt_verify_incoming, encrypt_verify_outgoing, reconnect_timeout, gossip_nodes,
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
             leave_on_terminate, skip_leave_on_interrupt, enable_script_checks,
@@ -324,6 +328,8 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
         }
         "log_level" => c.log_level = r.string(k, v),
         "log_json" => c.log_json = r.bool(k, v),
+        "enable_syslog" => c.enable_syslog = r.bool(k, v),
+        "syslog_facility" => c.syslog_facility = r.string(k, v),
         "pid_file" => c.pid_file = r.string(k, v),
         "start_join" => c
             .start_join

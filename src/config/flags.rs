@@ -65,6 +65,7 @@ const FLAGS: &[(&str, Kind)] = &[
     ("enable-local-script-checks", Kind::Bool),
     ("log-level", Kind::Str),
     ("log-json", Kind::Bool),
+    ("syslog", Kind::Bool),
     ("pid-file", Kind::Str),
     ("domain", Kind::Str),
     ("alt-domain", Kind::Str),
@@ -212,6 +213,7 @@ fn set(out: &mut AgentFlags, name: &str, kind: Kind, value: String) -> Result<()
         }
         "log-level" => o.log_level = str_at("log_level"),
         "log-json" => o.log_json = bool_at("log_json"),
+        "syslog" => o.enable_syslog = bool_at("enable_syslog"),
         "pid-file" => o.pid_file = str_at("pid_file"),
         "domain" => o.domain = str_at("domain"),
         "alt-domain" => o.alt_domain = str_at("alt_domain"),

@@ -27,6 +27,8 @@ pub(crate) const TOP: &[&str] = &[
     "ui_config",
     "log_level",
     "log_json",
+    "enable_syslog",
+    "syslog_facility",
     "pid_file",
     "start_join",
     "retry_join",

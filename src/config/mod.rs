@@ -28,6 +28,12 @@ pub use file::FileConfig;
 pub use flags::{parse_agent_flags, AgentFlags};
 pub use load::{load, validate_paths, ConfigFormat};
 
+/// Syslog facilities `syslog_facility` accepts (Consul's names).
+pub const SYSLOG_FACILITIES: &[&str] = &[
+    "KERN", "USER", "MAIL", "DAEMON", "AUTH", "SYSLOG", "LPR", "NEWS", "UUCP", "CRON", "AUTHPRIV",
+    "FTP", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6", "LOCAL7",
+];
+
 /// A command-line problem, found before any file is read. Display is Go's `flag` wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -158,6 +164,9 @@ pub struct RuntimeConfig {
     pub log_level: LogLevel,
     /// Log as JSON lines.
     pub log_json: bool,
+    /// Also log to the local syslog (`enable_syslog`, `-syslog`): the facility's name, one of
+    /// `SYSLOG_FACILITIES` (`syslog_facility`, default LOCAL0); None when off.
+    pub syslog: Option<String>,
     /// File to write the agent's PID to.
     pub pid_file: Option<PathBuf>,
     /// Addresses to join once at start.

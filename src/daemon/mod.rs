@@ -259,7 +259,7 @@ async fn serve(
     // Bind every listener before starting any task, so a failed bind leaves nothing running.
     let mut listeners = Vec::new();
     if let Some(port) = config.ports.http {
-        for ip in &config.client_addrs {
+        for ip in &config.http_addrs {
             let addr = SocketAddr::new(*ip, port);
             let listener = TcpListener::bind(addr)
                 .await

@@ -72,4 +72,11 @@ impl RpcError {
         // A refusal is a protocol-level answer: the request was not acted on.
         matches!(self, RpcError::Connect { .. } | RpcError::Refused { .. })
     }
+
+    /// Whether another server should be tried for a read: the request never arrived, or the
+    /// connection broke under it (a server that went away). A timeout is not retried: the
+    /// next server would make the caller wait that long again.
+    pub fn retry_read(&self) -> bool {
+        self.never_sent() || matches!(self, RpcError::Io { .. })
+    }
 }

@@ -17,6 +17,8 @@ mod docker;
 #[cfg(feature = "docker-tests")]
 mod docker_reg;
 mod gossip;
+#[cfg(feature = "docker-tests")]
+mod image;
 mod kv;
 mod lifecycle;
 mod linearizable;
