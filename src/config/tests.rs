@@ -466,3 +466,34 @@ fn dns_config_stale_keys_and_the_rest_of_the_block() {
     assert!(e.contains("dns_config.max_stale"), "{e}");
     assert!(e.contains("allow_stale"), "did-you-mean hint: {e}");
 }
+
+#[test]
+fn syslog_settings() {
+    assert_eq!(load_str("").unwrap().syslog, None);
+    assert_eq!(
+        load_str("-syslog").unwrap().syslog.as_deref(),
+        Some("LOCAL0")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "s.json",
+        r#"{"enable_syslog": true, "syslog_facility": "daemon"}"#,
+    );
+    let rc = load_str(&format!("-config-file {}", f.display())).unwrap();
+    assert_eq!(rc.syslog.as_deref(), Some("DAEMON"));
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"enable_syslog": true, "syslog_facility": "LOCAL9"}"#,
+    );
+    let err = load_str(&format!("-config-file {}", bad.display())).unwrap_err();
+    assert_eq!(
+        err.0,
+        [format!(
+            r#"{}: syslog_facility: unknown syslog facility "LOCAL9" (one of {})"#,
+            bad.display(),
+            crate::config::SYSLOG_FACILITIES.join(", ")
+        )]
+    );
+}

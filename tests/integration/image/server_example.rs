@@ -94,20 +94,26 @@ async fn example_server_config_runs_a_cluster_with_every_key_honoured() {
         name: format!("berth-example-{pid}"),
         containers: vec![],
     };
-    // A private /24 of our own for the example's 10.0.0.0/24.
-    let prefix = (90..130)
-        .map(|n| format!("172.30.{n}."))
+    // A private /24 of our own for the example's 10.0.0.0/24, outside the pools Docker hands
+    // to networks created without a subnet (172.17-31.0.0/16, 192.168.0.0/16), which other
+    // tests running now may hold.
+    let mut last_error = String::new();
+    let prefix = (0..40)
+        .map(|n| format!("10.213.{n}."))
         .find(|p| {
-            docker(&[
+            let (ok, out) = docker(&[
                 "network",
                 "create",
                 "--subnet",
                 &format!("{p}0/24"),
                 &net.name,
-            ])
-            .0
+            ]);
+            last_error = out;
+            ok
         })
-        .expect("no free 172.30.x.0/24 subnet for the test network");
+        .unwrap_or_else(|| {
+            panic!("no free 10.213.x.0/24 subnet for the test network: {last_error}")
+        });
     let example = std::fs::read_to_string(root().join("examples/server/config.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
