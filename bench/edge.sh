@@ -12,7 +12,7 @@ ROUNDS=${ROUNDS:-20}
 need_tools curl
 echo "machine: $(nproc) vCPU, $(lscpu | sed -n 's/^Model name: *//p'); busy before: $(machine_busy)"
 echo "docker: $(docker version --format '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null || true)"
-cargo build --release --locked --bin berth
+cargo build --release --locked --bin berth 2>&1 | tail -1
 scripts/build-image --binary target/release/berth --tag berth:bench --web-tag berth-web:bench
 
 file=compose/docker-compose.yml
