@@ -3,7 +3,7 @@
 use warp::http::{Method, StatusCode};
 
 use super::error::{ApiError, ApiResult};
-use super::handlers::{agent, catalog, health, kv, members, operator, status};
+use super::handlers::{agent, catalog, health, kv, members, operator, status, ui};
 use super::request::ApiRequest;
 use super::response::ApiResponse;
 use super::HttpState;
@@ -26,6 +26,8 @@ enum H {
     HealthChecks,
     HealthNode,
     HealthState,
+    UiServices,
+    UiNodes,
     AgentSelf,
     AgentTemplates,
     AgentMembers,
@@ -60,6 +62,8 @@ const KV: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
 const ROUTES: &[(&str, bool, &[Method], H)] = &[
     ("/v1/status/leader", false, GET, H::StatusLeader),
     ("/v1/status/peers", false, GET, H::StatusPeers),
+    ("/v1/internal/ui/services", false, GET, H::UiServices),
+    ("/v1/internal/ui/nodes", false, GET, H::UiNodes),
     (
         "/v1/operator/raft/configuration",
         false,
@@ -223,6 +227,8 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
         H::CatalogDeregister => catalog::deregister(state, req).await,
         H::CatalogDatacenters => catalog::datacenters(state, req),
         H::CatalogNodes => catalog::nodes(state, req).await,
+        H::UiServices => ui::services(state, req).await,
+        H::UiNodes => ui::nodes(state, req).await,
         H::CatalogServices => catalog::services(state, req).await,
         H::CatalogService => catalog::service(state, req, tail).await,
         H::CatalogNode => catalog::node(state, req, tail).await,

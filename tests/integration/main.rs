@@ -25,6 +25,7 @@ mod linearizable;
 mod operator;
 mod template_runner;
 mod templates;
+mod ui_api;
 
 use serde_json::Value;
 

@@ -8,6 +8,7 @@ pub mod kv;
 pub mod members;
 pub mod operator;
 pub mod status;
+pub mod ui;
 
 use serde::Serialize;
 

@@ -1,0 +1,104 @@
+//! `/v1/internal/ui/services` and `/v1/internal/ui/nodes`, the summaries the web UI reads:
+//! Consul's shapes, counts that follow check changes, and blocking on them.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::Agent;
+use crate::Client;
+
+#[tokio::test]
+async fn ui_summaries_count_instances_and_checks_and_block() {
+    let a = Agent::dev();
+    let c = Client::new();
+    for (id, tag) in [("web-1", "v1"), ("web-2", "v2")] {
+        let r = c
+            .put_json(
+                &a.url("/v1/agent/service/register"),
+                json!({"Name": "web", "ID": id, "Port": 80, "Tags": [tag], "Check": {"TTL": "30s"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    c.put(&a.url("/v1/agent/check/pass/service:web-1"), "")
+        .await;
+
+    let find = |list: &serde_json::Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not in {list}"))
+    };
+    // Registration reaches the catalog through anti-entropy: wait for both instances.
+    let mut services = json!([]);
+    for _ in 0..100 {
+        services = c.get_json(&a.url("/v1/internal/ui/services")).await;
+        if services
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["Name"] == "web" && s["InstanceCount"] == 2 && s["ChecksPassing"] == 3)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let web = find(&services, "web");
+    // Node check (serfHealth) per instance + each instance's TTL: web-1 passing, web-2 critical.
+    assert_eq!(
+        web,
+        json!({
+            "Name": "web", "Datacenter": "dc1", "Tags": ["v1", "v2"], "Nodes": ["test-node"],
+            "InstanceCount": 2, "ChecksPassing": 3, "ChecksWarning": 0, "ChecksCritical": 1,
+            "ExternalSources": []
+        })
+    );
+    assert_eq!(find(&services, "consul")["InstanceCount"], 1);
+
+    let nodes = c.get_json(&a.url("/v1/internal/ui/nodes")).await;
+    let node = &nodes[0];
+    assert_eq!(node["Node"], "test-node");
+    let ids: Vec<&str> = node["Services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["ID"].as_str())
+        .collect();
+    assert!(ids.contains(&"web-1") && ids.contains(&"web-2"), "{node}");
+    let checks: Vec<&str> = node["Checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["CheckID"].as_str())
+        .collect();
+    assert!(
+        checks.contains(&"serfHealth") && checks.contains(&"service:web-2"),
+        "{node}"
+    );
+
+    // A blocking query on the summary returns when a check turns.
+    let r = c.get(&a.url("/v1/internal/ui/services")).await;
+    let index: u64 = r.headers()["X-Consul-Index"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let url = a.url(&format!("/v1/internal/ui/services?index={index}&wait=10s"));
+    let waiter = tokio::spawn(async move { Client::new().get_json(&url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the blocking query returned before any change"
+    );
+    c.put(&a.url("/v1/agent/check/pass/service:web-2"), "")
+        .await;
+    let after = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(find(&after, "web")["ChecksCritical"], 0, "{after}");
+    assert_eq!(find(&after, "web")["ChecksPassing"], 4, "{after}");
+}
