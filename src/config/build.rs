@@ -489,6 +489,15 @@ pub(crate) fn build(c: FileConfig, opts: BuildOptions) -> Result<RuntimeConfig, 
         dns_addrs,
         ports,
         ui: b.get(&c.ui, dev),
+        ui_content_path: {
+            let p = b.get(&c.ui_content_path, "/ui/".to_string());
+            let p = p.trim_matches('/');
+            if p.is_empty() {
+                "/".to_string()
+            } else {
+                format!("/{p}/")
+            }
+        },
         log_level,
         log_json: b.get(&c.log_json, false),
         syslog,

@@ -86,6 +86,8 @@ pub struct FileConfig {
     pub ports: FilePorts,
     /// `ui` or `ui_config.enabled`.
     pub ui: Opt<bool>,
+    /// `ui_config.content_path`.
+    pub ui_content_path: Opt<String>,
     /// `log_level`.
     pub log_level: Opt<String>,
     /// `log_json`.
@@ -227,7 +229,7 @@ impl FileConfig {
     /// Merges a later source over this one: scalars are replaced, lists appended, maps merged.
     pub fn merge(&mut self, o: FileConfig) {
         later_wins!(self, o; server, bootstrap, bootstrap_expect, datacenter, data_dir, node_name,
-            node_id, bind_addr, advertise_addr, client_addr, addresses_http, addresses_dns, ui,
+            node_id, bind_addr, advertise_addr, client_addr, addresses_http, addresses_dns, ui, ui_content_path,
             log_level, log_json, enable_syslog, syslog_facility, pid_file, retry_interval, retry_max, rejoin_after_leave, encrypt,
             encrypt_verify_incoming, encrypt_verify_outgoing, reconnect_timeout, gossip_nodes,
             gossip_interval, probe_interval, probe_timeout, retransmit_mult, suspicion_mult,
@@ -323,7 +325,11 @@ fn read_top(r: &mut keys::Reader, c: &mut FileConfig, k: &str, v: &Value) {
         "ui" => c.ui = r.bool(k, v),
         "ui_config" => {
             for (sub, v) in r.table(k, v, keys::UI_CONFIG) {
-                c.ui = r.bool(&format!("{k}.{sub}"), v);
+                let key = format!("{k}.{sub}");
+                match sub {
+                    "content_path" => c.ui_content_path = r.string(&key, v),
+                    _ => c.ui = r.bool(&key, v),
+                }
             }
         }
         "log_level" => c.log_level = r.string(k, v),

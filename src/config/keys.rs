@@ -77,7 +77,7 @@ pub(crate) const PORTS: &[&str] = &[
     "http", "dns", "server", "serf_lan", "serf_wan", "https", "grpc", "grpc_tls",
 ];
 /// Keys of `ui_config`.
-pub(crate) const UI_CONFIG: &[&str] = &["enabled"];
+pub(crate) const UI_CONFIG: &[&str] = &["enabled", "content_path"];
 /// Keys of `limits`.
 pub(crate) const LIMITS: &[&str] = &["kv_max_value_size"];
 /// Keys of `gossip_lan` (memberlist's LAN knobs, Consul's names).

@@ -160,6 +160,9 @@ pub struct RuntimeConfig {
     pub ports: Ports,
     /// Serve the web UI.
     pub ui: bool,
+    /// Where the UI is served (`ui_config.content_path`, `-ui-content-path`): starts and
+    /// ends with `/`, default `/ui/`.
+    pub ui_content_path: String,
     /// Log verbosity.
     pub log_level: LogLevel,
     /// Log as JSON lines.

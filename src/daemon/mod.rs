@@ -337,7 +337,14 @@ async fn serve(
         bg_stop.clone(),
     ));
     tracker.spawn(crate::checks::reaper::run(agent.clone(), bg_stop.clone()));
-    tracker.spawn(agent.clone().run_syncer(bg_stop.clone()));
+    tracker.spawn({
+        // The first sync waits for the first Docker reconcile (see `Status::settled`).
+        let (agent, docker, stop) = (agent.clone(), state.docker.clone(), bg_stop.clone());
+        async move {
+            docker.settled(Duration::from_secs(5)).await;
+            agent.run_syncer(stop).await;
+        }
+    });
     tracker.spawn(crate::agent::leader::run_tombstone_gc(
         cluster.clone(),
         store.clone(),

@@ -31,6 +31,23 @@ impl Status {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Waits (at most `limit`) until registration is off, retrying, or has reconciled once.
+    /// The agent's first anti-entropy sync waits on it: Docker services are not persisted, so
+    /// a sync before the first reconcile would remove a restarted agent's container services
+    /// from the catalog, only for the reconcile to add them back a moment later (and every
+    /// template over them, nginx's upstreams included, would flap).
+    pub async fn settled(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let s = self.snapshot();
+            let pending = s.reconciles == 0 && !matches!(s.state.as_str(), "off" | "retrying");
+            if !pending || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Changes the state in place.
     pub(super) fn update(&self, f: impl FnOnce(&mut Snapshot)) {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));

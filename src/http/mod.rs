@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod ui;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -271,18 +271,29 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
 
 /// `/` and everything outside the route table.
 fn not_routed(state: &HttpState, path: &str) -> ApiResult<ApiResponse> {
-    if path == "/" {
-        // No redirect to /ui/ while the UI is not built: probes that follow it must not fail.
-        let text = if state.config.ui {
-            "Consul Agent (Berth): the web UI is not part of this build yet; the HTTP API is at /v1/"
-        } else {
-            "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart."
-        };
-        return Ok(ApiResponse::text(StatusCode::OK, text));
-    }
-    if path == "/ui" || path.starts_with("/ui/") {
-        return Err(ApiError::NotFound(
-            "The web UI is not part of this Berth build yet; the HTTP API is at /v1/".into(),
+    let content = state.config.ui_content_path.as_str();
+    if state.config.ui {
+        if path == "/" && content != "/" {
+            return Ok(
+                ApiResponse::text(StatusCode::MOVED_PERMANENTLY, "").header("Location", content)
+            );
+        }
+        if path == content.trim_end_matches('/') {
+            return Ok(
+                ApiResponse::text(StatusCode::MOVED_PERMANENTLY, "").header("Location", content)
+            );
+        }
+        if let Some(rest) = path.strip_prefix(content) {
+            if let Some((ty, body)) = super::ui::asset(rest) {
+                let mut r = ApiResponse::text(StatusCode::OK, body);
+                r.content_type = ty;
+                return Ok(r);
+            }
+        }
+    } else if path == "/" {
+        return Ok(ApiResponse::text(
+            StatusCode::OK,
+            "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.",
         ));
     }
     if path.contains("/v1/") {

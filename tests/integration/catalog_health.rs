@@ -315,10 +315,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
     let r = c.get(&a.url("/v1/nonsense")).await;
     assert_eq!(r.status(), 404);
-    // Until the UI exists, `/` answers 200 itself rather than redirecting to a 404.
+    // -dev turns the UI on: `/` leads to it.
     let r = c.get(&a.url("/")).await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("/v1/"));
+    assert!(r.text().await.unwrap().contains("<script src=\"app.js\">"));
     let r = c
         .get(&a.url("/v1/catalog/services?filter=Service%20%3D%3D%20web"))
         .await;

@@ -102,3 +102,79 @@ async fn ui_summaries_count_instances_and_checks_and_block() {
     assert_eq!(find(&after, "web")["ChecksCritical"], 0, "{after}");
     assert_eq!(find(&after, "web")["ChecksPassing"], 4, "{after}");
 }
+
+/// The UI's files under `/ui/` (or `ui_config.content_path`), `/` redirecting there, and
+/// nothing served when the UI is off.
+#[tokio::test]
+async fn ui_is_served_under_its_content_path() {
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let a = Agent::dev();
+    let r = plain.get(a.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.headers()["location"], "/ui/");
+    let r = plain.get(a.url("/ui")).send().await.unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (301, "/ui/")
+    );
+    for (path, ty, needle) in [
+        ("/ui/", "text/html", "<main id=\"main\""),
+        ("/ui/app.js", "text/javascript", "/v1/internal/ui/services"),
+        ("/ui/style.css", "text/css", "@media (max-width"),
+    ] {
+        let r = plain.get(a.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(ty),
+            "{path}"
+        );
+        assert!(r.text().await.unwrap().contains(needle), "{path}");
+    }
+    assert_eq!(
+        plain
+            .get(a.url("/ui/nope.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let (_dir, file) =
+        crate::harness::config_file(r#"{"ui_config": {"enabled": true, "content_path": "/dash"}}"#);
+    let b = Agent::start(&["-dev", &file]);
+    let r = plain.get(b.url("/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/dash/");
+    assert_eq!(
+        plain
+            .get(b.url("/dash/app.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(plain.get(b.url("/ui/")).send().await.unwrap().status(), 404);
+
+    let (_dir2, off) = crate::harness::config_file(r#"{"ui_config": {"enabled": false}}"#);
+    let c = Agent::start(&["-dev", &off]);
+    assert_eq!(plain.get(c.url("/ui/")).send().await.unwrap().status(), 404);
+    let root = plain
+        .get(c.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(root.contains("UI disabled"), "{root}");
+}

@@ -226,8 +226,9 @@ fn resync_does_not_rewrite_unchanged_services() {
         .map(|c| c["ModifyIndex"].clone())
         .collect();
     let reconciles = super::docker_state(&a)["Reconciles"].as_u64().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(3500));
-    assert!(super::docker_state(&a)["Reconciles"].as_u64().unwrap() >= reconciles + 3);
+    // -resync 1s: at least two full reconciles in 4.5 s, even on a loaded machine.
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    assert!(super::docker_state(&a)["Reconciles"].as_u64().unwrap() >= reconciles + 2);
     assert_eq!(catalog(&a, &svc)[0]["ModifyIndex"], before);
     let checks_after: Vec<Value> = checks_of(&a, &svc)
         .iter()
