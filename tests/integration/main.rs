@@ -26,6 +26,7 @@ mod operator;
 mod template_runner;
 mod templates;
 mod ui_api;
+mod ui_browser;
 
 use serde_json::Value;
 

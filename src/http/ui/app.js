@@ -24,21 +24,23 @@ function say(text) { document.getElementById("status").textContent = text || "";
 
 async function api(path, opts) {
   const r = await fetch(path, opts);
+  if (r.status === 404 && opts && opts.missingOk) return r;
   if (!r.ok) throw new Error(`${opts && opts.method || "GET"} ${path}: ${r.status} ${(await r.text()).trim()}`);
   return r;
 }
 
-// Renders `path` now and again each time its index moves, until the page changes.
-async function live(path, render) {
+// Renders `path` now and again each time its index moves, until the page changes. With
+// `missingOk`, a 404 (a key that does not exist, yet or any more) renders as null.
+async function live(path, render, missingOk) {
   const mine = generation;
   let index = 0;
   while (mine === generation) {
     try {
       const sep = path.includes("?") ? "&" : "?";
       const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
-      const r = await api(url);
+      const r = await api(url, { missingOk });
       const next = Number(r.headers.get("X-Consul-Index") || 0);
-      const body = await r.json();
+      const body = r.status === 404 ? null : await r.json();
       if (mine !== generation) return;
       say("");
       render(body);
@@ -71,7 +73,7 @@ function table(headers, rows, label) {
 
 function page(title, ...content) {
   const main = document.getElementById("main");
-  main.replaceChildren(el("h1", {}, title), ...content);
+  main.replaceChildren(el("h1", {}, title), ...content.flat().filter((c) => c !== null && c !== undefined));
 }
 
 function checkBlock(c) {
@@ -92,9 +94,10 @@ function services() {
       tags(s.Tags),
       String(s.InstanceCount),
       el("span", {},
-        el("span", { class: "badge passing", title: "passing checks" }, s.ChecksPassing),
-        el("span", { class: "badge warning", title: "warning checks" }, s.ChecksWarning),
-        el("span", { class: "badge critical", title: "critical checks" }, s.ChecksCritical)),
+        ["passing", "warning", "critical"].map((st) => {
+          const n = s[`Checks${st[0].toUpperCase()}${st.slice(1)}`];
+          return el("span", { class: `badge ${st}`, title: `${st} checks`, "aria-label": `${n} ${st}`, "data-count": st }, n);
+        })),
     ]);
     page("Services", table(["Service", "Tags", "Instances", "Checks"], rows, "Services"));
   });
@@ -155,7 +158,8 @@ function kvFolder(prefix) {
     ev.preventDefault();
     const key = prefix + ev.target.elements.key.value;
     try {
-      await api(`/v1/kv/${key.split("/").map(enc).join("/")}?cas=0`, { method: "PUT", body: ev.target.elements.value.value });
+      const r = await api(`/v1/kv/${key.split("/").map(enc).join("/")}?cas=0`, { method: "PUT", body: ev.target.elements.value.value });
+      if ((await r.text()).trim() !== "true") { say(`Not created: ${key} already exists.`); return; }
       location.hash = key.endsWith("/") ? `#/kv/${key}` : `#/kv/${key}?edit`;
     } catch (e) { say(e.message); }
   } },
@@ -163,22 +167,40 @@ function kvFolder(prefix) {
     el("label", { for: "new-value" }, "Value"), el("textarea", { id: "new-value", name: "value" }),
     el("div", { class: "actions" }, el("button", { type: "submit" }, "Create")));
   page(title, el("p", { class: "muted" }, "Loading…"));
-  live(`/v1/kv/${prefix.split("/").map(enc).join("/")}?keys&separator=/`, (keys) => {
+  live(`/v1/kv/${prefix.split("/").map(enc).join("/")}?keys&separator=/`, (found) => {
+    const keys = found || []; // an empty folder is a 404, as in Consul
     const rows = keys.filter((k) => k !== prefix).map((k) => [link(`#/kv/${k}`, k.slice(prefix.length)), k.endsWith("/") ? "folder" : "key"]);
     const up = prefix ? link(`#/kv/${prefix.replace(/[^/]+\/$/, "")}`, "↑ up") : null;
-    page(title, up, table(["Key", "Kind"], rows, "Keys"), el("h2", {}, "Create"), create);
-  });
+    page(title, up, rows.length ? table(["Key", "Kind"], rows, "Keys") : el("p", { class: "muted" }, "No keys here."),
+      el("h2", {}, "Create"), create);
+  }, true);
 }
 
 function kvKey(key) {
   const path = `/v1/kv/${key.split("/").map(enc).join("/")}`;
+  const folder = `#/kv/${key.replace(/[^/]+$/, "")}`;
   page(`Key: ${key}`, el("p", { class: "muted" }, "Loading…"));
+  let loaded = null; // the entry the form was built from: its ModifyIndex is the cas index
   live(path, (list) => {
+    if (!list) {
+      loaded = null;
+      page(`Key: ${key}`, link(folder, "↑ folder"), el("p", { class: "muted" }, "No such key."));
+      return;
+    }
     const e = list[0];
+    const box = document.getElementById("value");
+    // A change made elsewhere never overwrites what the user is typing: the form keeps its
+    // text and its cas index, so Save is refused, and a notice says so.
+    if (loaded && box && box.value !== decode(loaded.Value)) {
+      document.getElementById("changed").textContent =
+        `This key changed elsewhere (ModifyIndex ${e.ModifyIndex}); saving your text will be refused. Reload to see the new value.`;
+      return;
+    }
+    loaded = e;
     const form = el("form", { "aria-label": "Edit key", onsubmit: async (ev) => {
       ev.preventDefault();
       try {
-        const r = await api(`${path}?cas=${e.ModifyIndex}`, { method: "PUT", body: ev.target.elements.value.value });
+        const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "PUT", body: ev.target.elements.value.value });
         if ((await r.text()).trim() !== "true") say("Not saved: the key changed since it was loaded (cas); reload to see it.");
         else say("");
       } catch (err) { say(err.message); }
@@ -189,13 +211,15 @@ function kvKey(key) {
         el("button", { type: "button", class: "danger", onclick: async () => {
           if (!confirm(`Delete ${key}?`)) return;
           try {
-            await api(`${path}?cas=${e.ModifyIndex}`, { method: "DELETE" });
-            location.hash = `#/kv/${key.replace(/[^/]+$/, "")}`;
+            const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "DELETE" });
+            if ((await r.text()).trim() !== "true") { say("Not deleted: the key changed since it was loaded (cas)."); return; }
+            location.hash = folder;
           } catch (err) { say(err.message); }
         } }, "Delete")));
-    page(`Key: ${key}`, link(`#/kv/${key.replace(/[^/]+$/, "")}`, "↑ folder"),
-      el("p", { class: "muted" }, `ModifyIndex ${e.ModifyIndex} · Flags ${e.Flags}`), form);
-  });
+    page(`Key: ${key}`, link(folder, "↑ folder"),
+      el("p", { class: "muted" }, `ModifyIndex ${e.ModifyIndex} · Flags ${e.Flags}`),
+      el("p", { id: "changed", class: "warning", role: "alert" }), form);
+  }, true);
 }
 
 const STATUS = { 1: "alive", 2: "leaving", 3: "left", 4: "failed" };

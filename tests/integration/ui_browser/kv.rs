@@ -1,0 +1,182 @@
+//! Key/value through the UI: folders, create, edit with cas (a change made elsewhere is not
+//! overwritten), delete behind a confirmation; every step checked through the HTTP API.
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use super::Browser;
+use crate::harness::Agent;
+use crate::Client;
+
+/// The raw value of `key` through the API, None when it does not exist.
+async fn raw(api: &Client, a: &Agent, key: &str) -> Option<String> {
+    let r = api.get(&a.url(&format!("/v1/kv/{key}?raw"))).await;
+    match r.status().as_u16() {
+        200 => Some(r.text().await.unwrap()),
+        404 => None,
+        s => panic!("GET {key}: {s}"),
+    }
+}
+
+/// Waits until the API shows `want` for `key`.
+async fn api_until(api: &Client, a: &Agent, key: &str, want: Option<&str>) {
+    for _ in 0..200 {
+        if raw(api, a, key).await.as_deref() == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{key} never became {want:?}: {:?}", raw(api, a, key).await);
+}
+
+/// Types `text` into the field `css`, replacing what was there.
+async fn fill(b: &Browser, css: &str, text: &str) {
+    let e = b.client.find(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn ui_creates_edits_and_deletes_keys() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let a = Agent::dev();
+    let api = Client::new();
+    assert_eq!(
+        api.put(&a.url("/v1/kv/app/config/a"), "1").await.status(),
+        200
+    );
+
+    // Folders: the root lists app/, app/ lists config/, config/ lists the key.
+    b.client.goto(&a.url("/ui/#/kv/")).await.unwrap();
+    b.until(
+        "app/",
+        r##"return document.querySelector('a[href="#/kv/app/"]')"##,
+    )
+    .await;
+    b.click(r##"a[href="#/kv/app/"]"##).await;
+    b.until(
+        "config/",
+        r##"return document.querySelector('a[href="#/kv/app/config/"]')"##,
+    )
+    .await;
+    b.click(r##"a[href="#/kv/app/config/"]"##).await;
+    b.until(
+        "the key a",
+        r##"return document.querySelector('a[href="#/kv/app/config/a"]')"##,
+    )
+    .await;
+    b.shot("kv-folder").await;
+    assert_eq!(b.unlabelled().await, json!([]), "key/value folder page");
+
+    // Create: cas=0, so an existing name is refused and says so.
+    fill(&b, "#new-key", "a").await;
+    fill(&b, "#new-value", "clobber").await;
+    b.click(r##"form[aria-label="Create a key"] button[type="submit"]"##)
+        .await;
+    b.until(
+        "the refusal",
+        r##"return document.getElementById("status").textContent.includes("already exists")"##,
+    )
+    .await;
+    assert_eq!(raw(&api, &a, "app/config/a").await.as_deref(), Some("1"));
+    fill(&b, "#new-key", "b").await;
+    fill(&b, "#new-value", "hello").await;
+    b.click(r##"form[aria-label="Create a key"] button[type="submit"]"##)
+        .await;
+    b.until(
+        "the new key's page",
+        r##"return document.getElementById("value")?.value === "hello""##,
+    )
+    .await;
+    assert_eq!(
+        raw(&api, &a, "app/config/b").await.as_deref(),
+        Some("hello")
+    );
+    b.shot("kv-key").await;
+    assert_eq!(b.unlabelled().await, json!([]), "key page");
+
+    // Edit: Save writes with the loaded ModifyIndex as cas.
+    fill(&b, "#value", "world").await;
+    b.click(r##"form[aria-label="Edit key"] button[type="submit"]"##)
+        .await;
+    api_until(&api, &a, "app/config/b", Some("world")).await;
+
+    // A change made elsewhere while the user types: their text stays, a notice says so, and
+    // Save is refused by cas, so the other writer's value is not lost.
+    b.until(
+        "the saved value reloaded",
+        r##"return document.querySelector("p.muted")?.textContent.includes("ModifyIndex")"##,
+    )
+    .await;
+    fill(&b, "#value", "mine").await;
+    assert_eq!(
+        api.put(&a.url("/v1/kv/app/config/b"), "theirs")
+            .await
+            .status(),
+        200
+    );
+    b.until(
+        "the changed-elsewhere notice",
+        r##"return document.getElementById("changed").textContent"##,
+    )
+    .await;
+    assert_eq!(
+        b.js(r##"return document.getElementById("value").value"##)
+            .await,
+        "mine"
+    );
+    b.click(r##"form[aria-label="Edit key"] button[type="submit"]"##)
+        .await;
+    b.until(
+        "the cas refusal",
+        r##"return document.getElementById("status").textContent.includes("Not saved")"##,
+    )
+    .await;
+    assert_eq!(
+        raw(&api, &a, "app/config/b").await.as_deref(),
+        Some("theirs")
+    );
+
+    // Delete asks first: dismissing keeps the key, accepting removes it and goes to the folder.
+    b.client.refresh().await.unwrap();
+    b.until(
+        "the reloaded key",
+        r##"return document.getElementById("value")?.value === "theirs""##,
+    )
+    .await;
+    b.click("button.danger").await;
+    assert_eq!(
+        b.client.get_alert_text().await.unwrap(),
+        "Delete app/config/b?"
+    );
+    b.client.dismiss_alert().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        raw(&api, &a, "app/config/b").await.as_deref(),
+        Some("theirs")
+    );
+    b.click("button.danger").await;
+    b.client.accept_alert().await.unwrap();
+    api_until(&api, &a, "app/config/b", None).await;
+    b.until("back in the folder", r##"return location.hash === "#/kv/app/config/" && document.querySelector('a[href="#/kv/app/config/a"]')"##)
+        .await;
+    assert_eq!(
+        b.js(r##"return document.querySelector('a[href="#/kv/app/config/b"]')"##)
+            .await,
+        serde_json::Value::Null
+    );
+
+    // A key that does not exist says so (a 404 is not an error banner).
+    b.client
+        .goto(&a.url("/ui/#/kv/app/config/gone"))
+        .await
+        .unwrap();
+    b.until(
+        "no such key",
+        r##"return document.getElementById("main").innerText.includes("No such key")"##,
+    )
+    .await;
+    b.close().await;
+}

@@ -1,0 +1,165 @@
+//! The web UI in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver) by fantoccini. Each test starts its own chromedriver on a free port and saves a
+//! screenshot of every page it visits under `target/ui-screenshots/`.
+
+mod kv;
+mod pages;
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+
+use crate::harness::{free_port, have};
+
+/// Green and red as style.css defines them (--pass, --crit), as computed colours.
+pub const GREEN: &str = "rgb(26, 127, 55)";
+pub const RED: &str = "rgb(207, 34, 46)";
+
+/// A headless Chromium session; chromedriver (and the browser under it) die with it.
+pub struct Browser {
+    pub client: Client,
+    _driver: Driver,
+    shots: PathBuf,
+}
+
+impl Browser {
+    /// A browser, or None when Chromium is missing outside CI (under CI, `have` fails the test).
+    pub async fn start() -> Option<Browser> {
+        if !have("chromium") || !have("chromedriver") {
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver(driver);
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // Listening is enough: WebDriver's new-session call waits for the browser itself.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let binary = String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v chromium"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary.trim(),
+                // Root in CI needs --no-sandbox; /dev/shm in containers is small.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            }
+        });
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&url)
+            .await
+            .expect("a Chromium session");
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .unwrap()
+            .join("ui-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Browser {
+            client,
+            _driver: driver,
+            shots,
+        })
+    }
+
+    /// Runs `script` (a function body) in the page and returns what it returns.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits up to 10 s for `script` to return something truthy, and returns it. On timeout it
+    /// fails with the page's text, so the failure shows what the page did say.
+    pub async fn until(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.js(script).await;
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self.js("return document.body.innerText").await;
+                panic!(
+                    "timed out waiting for {what}; the page says:\n{}",
+                    text.as_str().unwrap_or("")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element `css` selects.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Saves a PNG of the viewport as `<name>.png`, the test's artifact.
+    pub async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Controls without an accessible name and tables without a label, on the current page.
+    pub async fn unlabelled(&self) -> Value {
+        self.js(
+            r##"const bad = [];
+            for (const e of document.querySelectorAll("input, textarea, select")) {
+              if (!(e.labels && e.labels.length) && !e.getAttribute("aria-label")) bad.push(e.outerHTML);
+            }
+            for (const e of document.querySelectorAll("button, a")) {
+              if (!e.textContent.trim() && !e.getAttribute("aria-label")) bad.push(e.outerHTML);
+            }
+            for (const e of document.querySelectorAll("table, nav, form")) {
+              if (!e.getAttribute("aria-label")) bad.push(e.outerHTML.slice(0, 80));
+            }
+            return bad;"##,
+        )
+        .await
+    }
+
+    /// Ends the session (the browser quits), then chromedriver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// chromedriver's process group, killed on drop (a failed start included), with any browser
+/// it left behind.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
