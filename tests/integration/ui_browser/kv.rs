@@ -4,7 +4,7 @@
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::Browser;
+use super::{Browser, Kind};
 use crate::harness::Agent;
 use crate::Client;
 
@@ -37,8 +37,17 @@ async fn fill(b: &Browser, css: &str, text: &str) {
 }
 
 #[tokio::test]
-async fn ui_creates_edits_and_deletes_keys() {
-    let Some(b) = Browser::start().await else {
+async fn ui_creates_edits_and_deletes_keys_in_chromium() {
+    kv(Kind::Chromium).await;
+}
+
+#[tokio::test]
+async fn ui_creates_edits_and_deletes_keys_in_firefox() {
+    kv(Kind::Firefox).await;
+}
+
+async fn kv(kind: Kind) {
+    let Some(b) = Browser::start(kind).await else {
         return;
     };
     let a = Agent::dev();

@@ -1,6 +1,7 @@
-//! The web UI in a real browser: Debian's headless Chromium driven through chromedriver
-//! (WebDriver) by fantoccini. Each test starts its own chromedriver on a free port and saves a
-//! screenshot of every page it visits under `target/ui-screenshots/`.
+//! The web UI in real browsers: Debian's headless Chromium (through chromedriver) and Firefox
+//! ESR (through geckodriver), driven over WebDriver by fantoccini. Each test starts its own
+//! WebDriver server on a free port and saves a screenshot of every page it visits under
+//! `target/ui-screenshots/`.
 
 mod kv;
 mod pages;
@@ -20,57 +21,93 @@ use crate::harness::{free_port, have};
 pub const GREEN: &str = "rgb(26, 127, 55)";
 pub const RED: &str = "rgb(207, 34, 46)";
 
-/// A headless Chromium session; chromedriver (and the browser under it) die with it.
+/// A headless browser session; its WebDriver server (and the browser under it) die with it.
 pub struct Browser {
     pub client: Client,
     _driver: Driver,
     shots: PathBuf,
+    /// Screenshots are named `<browser>-<page>.png`.
+    prefix: String,
+}
+
+/// Which browser a test drives.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Debian's `chromium` through `chromedriver` (package chromium-driver).
+    Chromium,
+    /// Debian's `firefox-esr` through `geckodriver` (built from crates.io by scripts/test).
+    Firefox,
+}
+
+impl Kind {
+    /// The browser binary and its WebDriver server.
+    fn tools(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Chromium => ("chromium", "chromedriver"),
+            Kind::Firefox => ("firefox-esr", "geckodriver"),
+        }
+    }
+
+    /// Headless, 1280×900, and (for Chromium as root in CI) no sandbox.
+    fn capabilities(self, binary: &str) -> Value {
+        match self {
+            Kind::Chromium => json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": binary,
+                    // Root in CI needs --no-sandbox; /dev/shm in containers is small.
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage", "--window-size=1280,900"],
+                }
+            }),
+            Kind::Firefox => json!({
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": binary,
+                    "args": ["-headless", "--width=1280", "--height=900"],
+                }
+            }),
+        }
+    }
 }
 
 impl Browser {
-    /// A browser, or None when Chromium is missing outside CI (under CI, `have` fails the test).
-    pub async fn start() -> Option<Browser> {
-        if !have("chromium") || !have("chromedriver") {
+    /// A browser, or None when it is missing outside CI (under CI, `have` fails the test).
+    pub async fn start(kind: Kind) -> Option<Browser> {
+        let (browser, webdriver) = kind.tools();
+        if !have(browser) || !have(webdriver) {
             return None;
         }
         let port = free_port();
-        let driver = Command::new("chromedriver")
+        let driver = Command::new(webdriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .expect("chromedriver starts");
+            .unwrap_or_else(|e| panic!("{webdriver} does not start: {e}"));
         let driver = Driver(driver);
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         // Listening is enough: WebDriver's new-session call waits for the browser itself.
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            assert!(Instant::now() < deadline, "{webdriver} did not answer");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let binary = String::from_utf8(
             Command::new("sh")
-                .args(["-c", "command -v chromium"])
+                .args(["-c", &format!("command -v {browser}")])
                 .output()
                 .unwrap()
                 .stdout,
         )
         .unwrap();
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": binary.trim(),
-                // Root in CI needs --no-sandbox; /dev/shm in containers is small.
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
-            }
-        });
+        let caps = kind.capabilities(binary.trim());
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.as_object().unwrap().clone())
             .connect(&url)
             .await
-            .expect("a Chromium session");
+            .unwrap_or_else(|e| panic!("no {kind:?} session: {e}"));
         let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .unwrap()
@@ -80,6 +117,7 @@ impl Browser {
             client,
             _driver: driver,
             shots,
+            prefix: format!("{kind:?}").to_lowercase(),
         })
     }
 
@@ -121,10 +159,11 @@ impl Browser {
             .unwrap();
     }
 
-    /// Saves a PNG of the viewport as `<name>.png`, the test's artifact.
+    /// Saves a PNG of the viewport as `<browser>-<name>.png`, the test's artifact.
     pub async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+        let file = format!("{}-{name}.png", self.prefix);
+        std::fs::write(self.shots.join(file), png).unwrap();
     }
 
     /// Controls without an accessible name and tables without a label, on the current page.

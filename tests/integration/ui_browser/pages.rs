@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Browser, GREEN, RED};
+use super::{Browser, Kind, GREEN, RED};
 use crate::harness::Agent;
 use crate::Client;
 
@@ -19,8 +19,17 @@ fn check_state(id: &str) -> String {
 }
 
 #[tokio::test]
-async fn ui_pages_open_and_follow_changes_without_a_reload() {
-    let Some(b) = Browser::start().await else {
+async fn ui_pages_open_and_follow_changes_without_a_reload_in_chromium() {
+    pages(Kind::Chromium).await;
+}
+
+#[tokio::test]
+async fn ui_pages_open_and_follow_changes_without_a_reload_in_firefox() {
+    pages(Kind::Firefox).await;
+}
+
+async fn pages(kind: Kind) {
+    let Some(b) = Browser::start(kind).await else {
         return;
     };
     let a = Agent::dev();
