@@ -194,7 +194,7 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
         }
     });
     let Some((tail, methods, h)) = found else {
-        return not_routed(state, path);
+        return not_routed(state, req);
     };
     if req.method == Method::OPTIONS {
         return Ok(ApiResponse::empty().header("Allow", allow_header(methods)));
@@ -269,9 +269,19 @@ async fn route(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
     }
 }
 
-/// `/` and everything outside the route table.
-fn not_routed(state: &HttpState, path: &str) -> ApiResult<ApiResponse> {
+/// `/` and everything outside the route table: the web UI's redirects and files (GET and
+/// HEAD only), else Consul's 404s.
+fn not_routed(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
+    let path = req.path.as_str();
     let content = state.config.ui_content_path.as_str();
+    let ui_path = !path.starts_with("/v1/")
+        && (path == "/" || path == content.trim_end_matches('/') || path.starts_with(content));
+    if state.config.ui && ui_path && req.method != Method::GET && req.method != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed {
+            method: req.method.to_string(),
+            allow: "GET, HEAD".into(),
+        });
+    }
     if state.config.ui {
         if path == "/" && content != "/" {
             return Ok(
@@ -285,7 +295,17 @@ fn not_routed(state: &HttpState, path: &str) -> ApiResult<ApiResponse> {
         }
         if let Some(rest) = path.strip_prefix(content) {
             if let Some((ty, body)) = super::ui::asset(rest) {
-                let mut r = ApiResponse::text(StatusCode::OK, body);
+                let mut r = ApiResponse::text(StatusCode::OK, body)
+                    // Revalidated on each load, so an upgraded agent serves its own UI.
+                    .header("Cache-Control", "no-cache")
+                    .header("X-Content-Type-Options", "nosniff")
+                    // The browser enforces "nothing but this agent", and no framing (a
+                    // Delete button must not be clickable through someone else's page).
+                    .header(
+                        "Content-Security-Policy",
+                        "default-src 'self'; frame-ancestors 'none'",
+                    )
+                    .header("X-Frame-Options", "DENY");
                 r.content_type = ty;
                 return Ok(r);
             }

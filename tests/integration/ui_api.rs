@@ -23,6 +23,13 @@ async fn ui_summaries_count_instances_and_checks_and_block() {
     }
     c.put(&a.url("/v1/agent/check/pass/service:web-1"), "")
         .await;
+    let r = c
+        .put_json(
+            &a.url("/v1/agent/service/register"),
+            json!({"Name": "ext", "Port": 81, "Meta": {"external-source": "kubernetes"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
 
     let find = |list: &serde_json::Value, name: &str| {
         list.as_array()
@@ -40,23 +47,29 @@ async fn ui_summaries_count_instances_and_checks_and_block() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["Name"] == "web" && s["InstanceCount"] == 2 && s["ChecksPassing"] == 3)
+            .any(|s| s["Name"] == "web" && s["InstanceCount"] == 2 && s["ChecksPassing"] == 2)
         {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let web = find(&services, "web");
-    // Node check (serfHealth) per instance + each instance's TTL: web-1 passing, web-2 critical.
+    // The node's serfHealth once (both instances share it, as Consul counts) + each
+    // instance's TTL: web-1 passing, web-2 critical.
     assert_eq!(
         web,
         json!({
             "Name": "web", "Datacenter": "dc1", "Tags": ["v1", "v2"], "Nodes": ["test-node"],
-            "InstanceCount": 2, "ChecksPassing": 3, "ChecksWarning": 0, "ChecksCritical": 1,
-            "ExternalSources": []
+            "InstanceCount": 2, "ChecksPassing": 2, "ChecksWarning": 0, "ChecksCritical": 1,
+            "ExternalSources": [], "GatewayConfig": {}, "TransparentProxy": false,
+            "ConnectNative": false, "ConnectedWithProxy": false, "ConnectedWithGateway": false
         })
     );
     assert_eq!(find(&services, "consul")["InstanceCount"], 1);
+    assert_eq!(
+        find(&services, "ext")["ExternalSources"],
+        json!(["kubernetes"])
+    );
 
     let nodes = c.get_json(&a.url("/v1/internal/ui/nodes")).await;
     let node = &nodes[0];
@@ -100,7 +113,7 @@ async fn ui_summaries_count_instances_and_checks_and_block() {
         .unwrap()
         .unwrap();
     assert_eq!(find(&after, "web")["ChecksCritical"], 0, "{after}");
-    assert_eq!(find(&after, "web")["ChecksPassing"], 4, "{after}");
+    assert_eq!(find(&after, "web")["ChecksPassing"], 3, "{after}");
 }
 
 /// The UI's files under `/ui/` (or `ui_config.content_path`), `/` redirecting there, and
@@ -139,6 +152,18 @@ async fn ui_is_served_under_its_content_path() {
         );
         assert!(r.text().await.unwrap().contains(needle), "{path}");
     }
+    // Revalidated on every load, the browser told to fetch nothing from elsewhere, and no
+    // framing; only GET and HEAD.
+    let r = plain.get(a.url("/ui/")).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "default-src 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let r = plain.post(a.url("/ui/")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
     assert_eq!(
         plain
             .get(a.url("/ui/nope.js"))

@@ -2,7 +2,7 @@
 //! instead of one per service or node. Shapes follow Consul's `ServiceSummary` and
 //! `NodeInfo`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -26,7 +26,7 @@ fn health_index(t: &Tables) -> crate::model::Index {
 }
 
 /// `GET /v1/internal/ui/services`: each service with its tags, nodes, instance count and
-/// check counts by status (node checks included, as Consul counts them).
+/// check counts by status (node checks included, each once per node, as Consul counts them).
 pub async fn services(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiResponse> {
     let dc = state.config.datacenter.clone();
     read(state, req, HEALTH, health_index, move |t, pretty| {
@@ -37,17 +37,25 @@ pub async fn services(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiRespo
                 let (rows, _) = t.health_service(name, &[], false);
                 let mut tags = BTreeSet::new();
                 let mut nodes = BTreeSet::new();
-                let mut counts = [0usize; 3];
+                let mut sources = BTreeSet::new();
+                // Each check once per node, as Consul counts: two instances on one node
+                // share its serfHealth.
+                let mut checks = BTreeMap::new();
                 for h in &rows {
                     tags.extend(h.service.tags.iter().cloned());
                     nodes.insert(h.node.name.clone());
+                    sources.extend(h.service.meta.get("external-source").cloned());
                     for c in &h.checks {
-                        counts[match c.status {
-                            Health::Passing => 0,
-                            Health::Warning => 1,
-                            Health::Critical => 2,
-                        }] += 1;
+                        checks.insert((h.node.name.as_str(), c.check_id.as_str()), c.status);
                     }
+                }
+                let mut counts = [0usize; 3];
+                for status in checks.values() {
+                    counts[match status {
+                        Health::Passing => 0,
+                        Health::Warning => 1,
+                        Health::Critical => 2,
+                    }] += 1;
                 }
                 json!({
                     "Name": name,
@@ -58,7 +66,13 @@ pub async fn services(state: &HttpState, req: &ApiRequest) -> ApiResult<ApiRespo
                     "ChecksPassing": counts[0],
                     "ChecksWarning": counts[1],
                     "ChecksCritical": counts[2],
-                    "ExternalSources": [],
+                    "ExternalSources": sources,
+                    // Consul's Connect fields: no gateways, proxies or Connect here.
+                    "GatewayConfig": {},
+                    "TransparentProxy": false,
+                    "ConnectNative": false,
+                    "ConnectedWithProxy": false,
+                    "ConnectedWithGateway": false,
                 })
             })
             .collect();

@@ -5,6 +5,9 @@
 
 const WAIT = "5m";
 let generation = 0; // bumped on every navigation; stale loops stop
+// Aborted on every navigation, so a page's pending blocking query (held up to WAIT) never
+// keeps one of the browser's few connections per host after the page is left.
+let aborter = new AbortController();
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -33,12 +36,13 @@ async function api(path, opts) {
 // `missingOk`, a 404 (a key that does not exist, yet or any more) renders as null.
 async function live(path, render, missingOk) {
   const mine = generation;
+  const signal = aborter.signal;
   let index = 0;
   while (mine === generation) {
     try {
       const sep = path.includes("?") ? "&" : "?";
       const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
-      const r = await api(url, { missingOk });
+      const r = await api(url, { missingOk, signal });
       const next = Number(r.headers.get("X-Consul-Index") || 0);
       const body = r.status === 404 ? null : await r.json();
       if (mine !== generation) return;
@@ -108,7 +112,7 @@ function service(name) {
   live(`/v1/health/service/${enc(name)}`, (list) => {
     const items = list.map((e) => {
       const s = e.Service;
-      const addr = `${s.Address || e.Node.Address}:${s.Port}`;
+      const addr = hostPort(s.Address || e.Node.Address, s.Port);
       const meta = Object.entries(s.Meta || {}).map(([k, v]) => el("span", { class: "tag" }, `${k}=${v}`));
       return el("section", { class: "instance", "data-instance": s.ID, "data-status": worst(e.Checks) },
         el("h2", {}, el("span", { class: worst(e.Checks) }, "● "), s.ID),
@@ -138,7 +142,7 @@ function node(name) {
   live("/v1/internal/ui/nodes", (list) => {
     const n = list.find((x) => x.Node === name);
     if (!n) { page(name, el("p", { class: "muted" }, "No such node.")); return; }
-    const rows = n.Services.map((s) => [link(`#/services/${enc(s.Service)}`, s.Service), s.ID, `${s.Address || n.Address}:${s.Port}`, tags(s.Tags)]);
+    const rows = n.Services.map((s) => [link(`#/services/${enc(s.Service)}`, s.Service), s.ID, hostPort(s.Address || n.Address, s.Port), tags(s.Tags)]);
     page(name,
       el("p", {}, `Address ${n.Address}`, " ", Object.entries(n.Meta || {}).map(([k, v]) => el("span", { class: "tag" }, `${k}=${v}`))),
       el("h2", {}, "Services"), table(["Service", "ID", "Address", "Tags"], rows, "Services on this node"),
@@ -146,11 +150,19 @@ function node(name) {
   });
 }
 
+// A KV value as text, or null when its bytes are not UTF-8 (shown read-only, never re-saved).
 function decode(b64) {
   if (b64 === null || b64 === undefined) return "";
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return new TextDecoder().decode(bytes);
+  try { return new TextDecoder("utf-8", { fatal: true }).decode(bytes); } catch (e) { return null; }
 }
+
+// Textareas turn CRLF into LF: compare texts the same way.
+const norm = (t) => (t || "").replace(/\r\n?/g, "\n");
+// A key or prefix as a URL path (API) or hash (links): each segment encoded.
+const encPath = (k) => k.split("/").map(enc).join("/");
+// host:port, with an IPv6 address in brackets.
+const hostPort = (addr, port) => (addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`);
 
 function kvFolder(prefix) {
   const title = prefix ? `Key/Value: ${prefix}` : "Key/Value";
@@ -158,68 +170,89 @@ function kvFolder(prefix) {
     ev.preventDefault();
     const key = prefix + ev.target.elements.key.value;
     try {
-      const r = await api(`/v1/kv/${key.split("/").map(enc).join("/")}?cas=0`, { method: "PUT", body: ev.target.elements.value.value });
+      const r = await api(`/v1/kv/${encPath(key)}?cas=0`, { method: "PUT", body: ev.target.elements.value.value });
       if ((await r.text()).trim() !== "true") { say(`Not created: ${key} already exists.`); return; }
-      location.hash = key.endsWith("/") ? `#/kv/${key}` : `#/kv/${key}?edit`;
+      location.hash = `#/kv/${encPath(key)}`;
     } catch (e) { say(e.message); }
   } },
     el("label", { for: "new-key" }, "New key (end with / for a folder)"), el("input", { id: "new-key", name: "key", required: "" }),
     el("label", { for: "new-value" }, "Value"), el("textarea", { id: "new-value", name: "value" }),
     el("div", { class: "actions" }, el("button", { type: "submit" }, "Create")));
   page(title, el("p", { class: "muted" }, "Loading…"));
-  live(`/v1/kv/${prefix.split("/").map(enc).join("/")}?keys&separator=/`, (found) => {
+  live(`/v1/kv/${encPath(prefix)}?keys&separator=/`, (found) => {
     const keys = found || []; // an empty folder is a 404, as in Consul
-    const rows = keys.filter((k) => k !== prefix).map((k) => [link(`#/kv/${k}`, k.slice(prefix.length)), k.endsWith("/") ? "folder" : "key"]);
-    const up = prefix ? link(`#/kv/${prefix.replace(/[^/]+\/$/, "")}`, "↑ up") : null;
+    const rows = keys.filter((k) => k !== prefix).map((k) => [link(`#/kv/${encPath(k)}`, k.slice(prefix.length)), k.endsWith("/") ? "folder" : "key"]);
+    const up = prefix ? link(`#/kv/${encPath(prefix.replace(/[^/]+\/$/, ""))}`, "↑ up") : null;
     page(title, up, rows.length ? table(["Key", "Kind"], rows, "Keys") : el("p", { class: "muted" }, "No keys here."),
       el("h2", {}, "Create"), create);
   }, true);
 }
 
 function kvKey(key) {
-  const path = `/v1/kv/${key.split("/").map(enc).join("/")}`;
-  const folder = `#/kv/${key.replace(/[^/]+$/, "")}`;
+  const path = `/v1/kv/${encPath(key)}`;
+  const folder = `#/kv/${encPath(key.replace(/[^/]+$/, ""))}`;
   page(`Key: ${key}`, el("p", { class: "muted" }, "Loading…"));
   let loaded = null; // the entry the form was built from: its ModifyIndex is the cas index
-  live(path, (list) => {
+  let baseline = ""; // the text the form holds unedited (after a save: the saved text)
+  let saving = false; // while a save is in flight, updates wait: it may be our own write
+  let deferred; // the update that arrived during the save
+  const dirty = () => {
+    const box = document.getElementById("value");
+    return loaded !== null && box !== null && norm(box.value) !== baseline;
+  };
+  const render = (list) => {
+    if (saving) { deferred = list; return; }
+    // A change made elsewhere never overwrites what the user is typing: the form keeps its
+    // text and its cas index, so Save is refused, and a notice says so.
+    if (dirty()) {
+      document.getElementById("changed").textContent = list
+        ? `This key changed elsewhere (ModifyIndex ${list[0].ModifyIndex}); saving your text will be refused. Reload to see the new value.`
+        : "This key was deleted elsewhere; saving your text will be refused.";
+      return;
+    }
     if (!list) {
       loaded = null;
       page(`Key: ${key}`, link(folder, "↑ folder"), el("p", { class: "muted" }, "No such key."));
       return;
     }
     const e = list[0];
-    const box = document.getElementById("value");
-    // A change made elsewhere never overwrites what the user is typing: the form keeps its
-    // text and its cas index, so Save is refused, and a notice says so.
-    if (loaded && box && box.value !== decode(loaded.Value)) {
-      document.getElementById("changed").textContent =
-        `This key changed elsewhere (ModifyIndex ${e.ModifyIndex}); saving your text will be refused. Reload to see the new value.`;
+    const text = decode(e.Value);
+    loaded = e;
+    baseline = norm(text);
+    const remove = el("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm(`Delete ${key}?`)) return;
+      try {
+        const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "DELETE" });
+        if ((await r.text()).trim() !== "true") { say("Not deleted: the key changed since it was loaded (cas)."); return; }
+        location.hash = folder;
+      } catch (err) { say(err.message); }
+    } }, "Delete");
+    const meta = el("p", { class: "muted" }, `ModifyIndex ${e.ModifyIndex} · Flags ${e.Flags}`);
+    if (text === null) {
+      // Not UTF-8: editing it as text would corrupt it.
+      page(`Key: ${key}`, link(folder, "↑ folder"), meta,
+        el("p", {}, `A binary value (${atob(e.Value).length} bytes), shown as base64; edit it through the API.`),
+        el("pre", { class: "value" }, e.Value), el("div", { class: "actions" }, remove));
       return;
     }
-    loaded = e;
     const form = el("form", { "aria-label": "Edit key", onsubmit: async (ev) => {
       ev.preventDefault();
+      const value = ev.target.elements.value.value;
+      saving = true;
       try {
-        const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "PUT", body: ev.target.elements.value.value });
+        const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "PUT", body: value });
         if ((await r.text()).trim() !== "true") say("Not saved: the key changed since it was loaded (cas); reload to see it.");
-        else say("");
+        else { baseline = norm(value); say(""); } // our own update re-renders with its new index
       } catch (err) { say(err.message); }
+      saving = false;
+      if (deferred !== undefined) { const d = deferred; deferred = undefined; render(d); }
     } },
-      el("label", { for: "value" }, "Value"), el("textarea", { id: "value", name: "value" }, decode(e.Value)),
-      el("div", { class: "actions" },
-        el("button", { type: "submit" }, "Save"),
-        el("button", { type: "button", class: "danger", onclick: async () => {
-          if (!confirm(`Delete ${key}?`)) return;
-          try {
-            const r = await api(`${path}?cas=${loaded.ModifyIndex}`, { method: "DELETE" });
-            if ((await r.text()).trim() !== "true") { say("Not deleted: the key changed since it was loaded (cas)."); return; }
-            location.hash = folder;
-          } catch (err) { say(err.message); }
-        } }, "Delete")));
-    page(`Key: ${key}`, link(folder, "↑ folder"),
-      el("p", { class: "muted" }, `ModifyIndex ${e.ModifyIndex} · Flags ${e.Flags}`),
+      el("label", { for: "value" }, "Value"), el("textarea", { id: "value", name: "value" }, text),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, "Save"), remove));
+    page(`Key: ${key}`, link(folder, "↑ folder"), meta,
       el("p", { id: "changed", class: "warning", role: "alert" }), form);
-  }, true);
+  };
+  live(path, render, true);
 }
 
 const STATUS = { 1: "alive", 2: "leaving", 3: "left", 4: "failed" };
@@ -232,7 +265,7 @@ async function members() {
     try {
       const list = await (await api("/v1/agent/members")).json();
       if (mine !== generation) return;
-      const rows = list.map((m) => [m.Name, `${m.Addr}:${m.Port}`,
+      const rows = list.map((m) => [m.Name, hostPort(m.Addr, m.Port),
         el("span", { class: m.Status === 1 ? "passing" : "critical" }, STATUS[m.Status] || String(m.Status)),
         m.Tags.role === "consul" ? "server" : "client", m.Tags.build || ""]);
       page("Members", table(["Name", "Address", "Status", "Role", "Build"], rows, "Members"));
@@ -257,11 +290,17 @@ async function header() {
   }
 }
 
+// Decodes one hash segment; a stray "%" is kept as typed rather than breaking the page.
+function segment(s) {
+  try { return decodeURIComponent(s); } catch (e) { return s; }
+}
+
 function route() {
   generation += 1;
+  aborter.abort();
+  aborter = new AbortController();
   say("");
-  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, "")) || "services";
-  const [section, ...rest] = hash.split("/");
+  const [section, ...rest] = (location.hash.replace(/^#\/?/, "") || "services").split("/").map(segment);
   const arg = rest.join("/");
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.section === section) a.setAttribute("aria-current", "page");
@@ -269,10 +308,7 @@ function route() {
   }
   if (section === "services") return arg ? service(arg) : services();
   if (section === "nodes") return arg ? node(arg) : nodes();
-  if (section === "kv") {
-    const key = arg.replace(/\?edit$/, "");
-    return key === "" || key.endsWith("/") ? kvFolder(key) : kvKey(key);
-  }
+  if (section === "kv") return arg === "" || arg.endsWith("/") ? kvFolder(arg) : kvKey(arg);
   if (section === "members") return members();
   page("Not found", el("p", {}, "No such page."));
 }

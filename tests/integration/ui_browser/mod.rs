@@ -103,11 +103,21 @@ impl Browser {
         )
         .unwrap();
         let caps = kind.capabilities(binary.trim());
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("no {kind:?} session: {e}"));
+        // A browser starting on a loaded machine can miss its driver's deadline: try again
+        // twice, saying why, before failing.
+        let mut tries = 0;
+        let client = loop {
+            let session = ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.as_object().unwrap().clone())
+                .connect(&url)
+                .await;
+            match session {
+                Ok(c) => break c,
+                Err(e) if tries < 2 => eprintln!("no {kind:?} session yet ({e}); trying again"),
+                Err(e) => panic!("no {kind:?} session: {e}"),
+            }
+            tries += 1;
+        };
         let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .unwrap()
@@ -131,7 +141,12 @@ impl Browser {
     pub async fn until(&self, what: &str, script: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let v = self.js(script).await;
+            // A script error (an element not there yet) counts as not yet.
+            let v = self
+                .client
+                .execute(script, vec![])
+                .await
+                .unwrap_or(Value::Null);
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {

@@ -107,7 +107,10 @@ async fn pages(kind: Kind) {
         "{state}"
     );
     let instance = b
-        .js(r##"return document.querySelector('[data-instance="web-1"]').innerText"##)
+        .until(
+            "web-1's instance",
+            r##"return document.querySelector('[data-instance="web-1"]')?.innerText"##,
+        )
         .await;
     for want in ["test-node", "127.0.0.2:8080", "v1", "version=1.2"] {
         assert!(
@@ -193,6 +196,50 @@ async fn pages(kind: Kind) {
         assert!(row.as_str().unwrap().contains(want), "{want} in {row}");
     }
     b.shot("members").await;
+
+    // Browsing many live pages in a row leaves no blocking query behind (each would hold one
+    // of the browser's six connections to the agent for minutes): after ten pages, a new
+    // service still shows up on its own.
+    for hash in [
+        "services",
+        "nodes",
+        "services/web",
+        "nodes/test-node",
+        "kv/",
+        "services",
+        "nodes",
+        "services/web",
+        "nodes/test-node",
+        "kv/",
+    ] {
+        b.client
+            .goto(&a.url(&format!("/ui/#/{hash}")))
+            .await
+            .unwrap();
+        b.until(
+            "the page's content",
+            "return document.querySelector('main table, main section, main form')",
+        )
+        .await;
+    }
+    b.click(r##"nav a[data-section="services"]"##).await;
+    b.until(
+        "the services list",
+        r##"return document.querySelector('a[href="#/services/web"]')"##,
+    )
+    .await;
+    let r = api
+        .put_json(
+            &a.url("/v1/agent/service/register"),
+            json!({"Name": "late", "Port": 9}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    b.until(
+        "the late service",
+        r##"return document.querySelector('a[href="#/services/late"]')"##,
+    )
+    .await;
 
     // Phone width: nothing runs off the side, the tables stack, and the pages still work.
     b.client.set_window_size(390, 844).await.unwrap();
