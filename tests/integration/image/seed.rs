@@ -49,12 +49,18 @@ async fn seed_compat_file_comes_up_with_three_servers_a_leader_and_the_ui() {
     let peers = get_json(&format!("{api}/v1/status/peers")).await.unwrap();
     assert_eq!(peers.as_array().unwrap().len(), 3, "{peers}");
 
-    // -ui is on: the agent says so at / (the pages themselves are the web UI's issue).
+    // -ui is on: / redirects to /ui/, which serves the web UI's page.
     let (status, body) = get(&format!("{api}/")).await.unwrap();
     assert_eq!(status, 200);
-    assert!(!body.contains("UI disabled"), "{body}");
-    let services = get_json(&format!("{api}/v1/catalog/services"))
-        .await
-        .unwrap();
-    assert!(services.get("consul").is_some(), "{services}");
+    assert!(body.contains("<main id=\"main\""), "{body}");
+    // The servers register `consul` once the leader's reconcile has run: soon after election.
+    eventually(
+        Duration::from_secs(30),
+        "consul in /v1/catalog/services",
+        async || {
+            let services = get_json(&format!("{api}/v1/catalog/services")).await?;
+            services.get("consul").is_some().then_some(())
+        },
+    )
+    .await;
 }
