@@ -1,5 +1,6 @@
-//! The registration task: subscribe to Docker's events first, then list the running
-//! containers and reconcile, so nothing started in between is missed. A burst of events for
+//! The registration task: note the daemon's clock, list the running containers and
+//! reconcile, then stream events from that moment on (Docker replays what happened
+//! since), so nothing started in between is missed. A burst of events for
 //! one container is one reconcile. When the socket goes away or the stream ends, reconnect
 //! with bounded backoff and reconcile everything again; Docker restarting never stops Berth.
 //! Only read verbs are used (events, list, inspect); exec only for `SERVICE_CHECK_CMD`.
@@ -125,7 +126,11 @@ async fn session(
         "event".to_string(),
         EVENTS.iter().map(|e| e.to_string()).collect(),
     );
+    // bollard's event stream is lazy: its request goes out on the first poll, after the
+    // list. `since` (taken before the list) makes Docker replay what happened in between.
+    let since = daemon_now(docker).await;
     let mut events = docker.events(Some(EventsOptions {
+        since: Some(since),
         filters: Some(filters),
         ..Default::default()
     }));
@@ -187,6 +192,24 @@ async fn session(
             return ended;
         }
     }
+}
+
+/// The daemon's clock minus a second, as Docker's `since` takes it (`secs.nanos`). The
+/// daemon's own time, so a remote daemon's clock skew cannot hide events; this host's clock
+/// if the daemon does not say. Replaying an event twice is harmless: reconciles are
+/// idempotent.
+async fn daemon_now(docker: &Docker) -> String {
+    let daemon = docker
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.system_time)
+        .and_then(|t| humantime::parse_rfc3339_weak(&t).ok());
+    let now = daemon.unwrap_or_else(std::time::SystemTime::now) - Duration::from_secs(1);
+    let d = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 
 /// The container an event is about (network events name it in an attribute).

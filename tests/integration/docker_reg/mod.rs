@@ -206,6 +206,30 @@ pub(crate) fn eventually(a: &Agent, what: &str, f: impl FnMut() -> bool) {
 
 /// A unix-socket proxy to the engine that a test can cut (connections dropped, socket gone)
 /// and bring back.
+/// Copies `from` to `to`, sleeping `hold` before passing on a chunk that asks for `/events`.
+fn pump(
+    mut from: std::os::unix::net::UnixStream,
+    mut to: std::os::unix::net::UnixStream,
+    hold: Duration,
+) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !hold.is_zero() && buf[..n].windows(8).any(|w| w == b"/events?") {
+            std::thread::sleep(hold);
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A unix-socket proxy to the engine that a test can cut (and that can hold event requests).
 pub(crate) struct Proxy {
     path: std::path::PathBuf,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -215,6 +239,12 @@ pub(crate) struct Proxy {
 
 impl Proxy {
     pub fn start(path: &Path) -> Proxy {
+        Proxy::start_delaying_events(path, Duration::ZERO)
+    }
+
+    /// A proxy that holds each `/events` request for `delay` before passing it on, which
+    /// opens the window between Berth's container list and its event subscription.
+    pub fn start_delaying_events(path: &Path, delay: Duration) -> Proxy {
         use std::os::unix::net::{UnixListener, UnixStream};
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path).unwrap();
@@ -235,14 +265,16 @@ impl Proxy {
                 let mut list = c2.lock().unwrap();
                 list.push(down.try_clone().unwrap());
                 list.push(up.try_clone().unwrap());
-                for (mut from, mut to) in [
+                for (i, (from, to)) in [
                     (down.try_clone().unwrap(), up.try_clone().unwrap()),
                     (up, down),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Write);
-                    });
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    // Only requests (downstream to upstream) are held.
+                    let hold = if i == 0 { delay } else { Duration::ZERO };
+                    std::thread::spawn(move || pump(from, to, hold));
                 }
             }
         });

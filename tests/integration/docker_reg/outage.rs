@@ -24,6 +24,29 @@ fn published() -> Vec<String> {
     opts(&["-p", "127.0.0.1::80"])
 }
 
+/// bollard sends the event subscription only after the container list; a container
+/// started in between must still register (Berth asks Docker to replay events since
+/// before the list). The proxy holds the subscription so the window is wide open.
+#[test]
+fn container_started_between_list_and_subscription_registers() {
+    let mut lab = Lab::new("window");
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("docker.sock");
+    let _proxy = Proxy::start_delaying_events(&sock, Duration::from_secs(3));
+    let mut args = vec!["-dev".to_string()];
+    args.extend(lab.flags(&format!("unix://{}", sock.display())));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let a = Agent::start(&refs);
+    eventually(&a, "connected (the list is done)", || {
+        docker_state(&a)["State"] == "connected"
+    });
+    // Inside the 3 s the subscription is held: after the list, before the stream.
+    let c = lab.run("late", &published(), LOOP);
+    eventually(&a, "the container started in the window", || {
+        registered(&a) == expected(&[c.clone()].into())
+    });
+}
+
 #[test]
 fn socket_cut_then_restored_reconciles_what_changed_meanwhile() {
     let mut lab = Lab::new("cut");

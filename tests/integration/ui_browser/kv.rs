@@ -36,6 +36,14 @@ async fn fill(b: &Browser, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
+/// Fills in the folder page's Create form and submits it.
+async fn create(b: &Browser, key: &str, value: &str) {
+    fill(b, "#new-key", key).await;
+    fill(b, "#new-value", value).await;
+    b.click(r##"form[aria-label="Create a key"] button[type="submit"]"##)
+        .await;
+}
+
 #[tokio::test]
 async fn ui_creates_edits_and_deletes_keys_in_chromium() {
     kv(Kind::Chromium).await;
@@ -80,20 +88,14 @@ async fn kv(kind: Kind) {
     assert_eq!(b.unlabelled().await, json!([]), "key/value folder page");
 
     // Create: cas=0, so an existing name is refused and says so.
-    fill(&b, "#new-key", "a").await;
-    fill(&b, "#new-value", "clobber").await;
-    b.click(r##"form[aria-label="Create a key"] button[type="submit"]"##)
-        .await;
+    create(&b, "a", "clobber").await;
     b.until(
         "the refusal",
         r##"return document.getElementById("status").textContent.includes("already exists")"##,
     )
     .await;
     assert_eq!(raw(&api, &a, "app/config/a").await.as_deref(), Some("1"));
-    fill(&b, "#new-key", "b").await;
-    fill(&b, "#new-value", "hello").await;
-    b.click(r##"form[aria-label="Create a key"] button[type="submit"]"##)
-        .await;
+    create(&b, "b", "hello").await;
     b.until(
         "the new key's page",
         r##"return document.getElementById("value")?.value === "hello""##,
