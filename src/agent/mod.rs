@@ -61,6 +61,8 @@ struct Inner {
     full_sync_notify: Notify,
     /// Bumped after every local change, for hash-based blocking on `/v1/agent/service/:id`.
     local_changed: tokio::sync::watch::Sender<u64>,
+    /// True once the catalog has held everything registered here (the first clean sync).
+    synced: tokio::sync::watch::Sender<bool>,
     /// Where API registrations are persisted (`None` in `-dev`).
     state_file: Option<std::path::PathBuf>,
     /// The bytes last written to `state_file`, to skip identical writes. An async mutex held
@@ -91,6 +93,7 @@ impl Agent {
                 full_sync_notify: Notify::new(),
                 push_notify: Notify::new(),
                 local_changed: tokio::sync::watch::Sender::new(0),
+                synced: tokio::sync::watch::Sender::new(false),
                 state_file,
                 last_saved: tokio::sync::Mutex::new(Vec::new()),
                 checks,
@@ -102,6 +105,24 @@ impl Agent {
     /// waiting for the next interval (Consul's `StateSyncer.ServerUp`).
     pub fn server_up(&self) {
         self.inner.full_sync_notify.notify_one();
+    }
+
+    /// Waits (at most `limit`) until the catalog has held this agent's services once. The
+    /// in-process template runner starts after it, so a restarted agent's first render sees
+    /// its own services (a restarted edge renders the file it had, and nginx is not
+    /// reloaded), not the moment in between when the catalog lacks them.
+    pub async fn synced(&self, limit: std::time::Duration) {
+        let mut rx = self.inner.synced.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|s| *s)).await;
+    }
+
+    /// Marks the first clean sync (nothing left to push).
+    fn note_synced(&self) {
+        if !self.local().dirty() {
+            self.inner
+                .synced
+                .send_if_modified(|s| !std::mem::replace(s, true));
+        }
     }
 
     /// This node's identity.

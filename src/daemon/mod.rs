@@ -441,7 +441,14 @@ async fn serve(
         let node: Arc<str> = Arc::from(config.node_name.as_str());
         let board = state.templates.clone();
         let stop = bg_stop.clone();
+        let agent = agent.clone();
         async move {
+            // Templates first render once this agent's own services are in the catalog
+            // (see `Agent::synced`); a cluster that cannot be reached delays them 10 s.
+            tokio::select! {
+                _ = agent.synced(Duration::from_secs(10)) => {}
+                _ = stop.cancelled() => return,
+            }
             crate::runner::run(runner_opts, source, node, board, template_rx, stop).await;
         }
     });
