@@ -43,7 +43,7 @@ impl Agent {
     /// Pushes the changes now and reports a failure to the syncer for a retry.
     async fn push(&self) {
         match self.try_sync().await {
-            Ok(()) => {}
+            Ok(()) => self.note_synced(),
             // A client without servers: expected until it can reach them; retried quietly.
             Err(e @ WriteError::NoServers) => {
                 tracing::debug!(error = %e, "agent: local state not synced");
@@ -287,7 +287,6 @@ impl Agent {
     pub async fn run_syncer(self, shutdown: CancellationToken) {
         loop {
             self.full_sync().await;
-            self.note_synced();
             let jitter = rand::thread_rng().gen_range(0..FULL_SYNC_INTERVAL.as_millis() as u64 / 4);
             let next_full = tokio::time::sleep(FULL_SYNC_INTERVAL + Duration::from_millis(jitter));
             tokio::pin!(next_full);
@@ -296,10 +295,7 @@ impl Agent {
                     _ = shutdown.cancelled() => return,
                     _ = &mut next_full => break,
                     _ = self.inner.full_sync_notify.notified() => break,
-                    _ = self.inner.push_notify.notified() => {
-                        self.push().await;
-                        self.note_synced();
-                    }
+                    _ = self.inner.push_notify.notified() => self.push().await,
                     _ = self.inner.sync_notify.notified() => {
                         let pause = if self.inner.cluster.has_catalog()
                             || !self.inner.cluster.servers().order().is_empty()
@@ -318,7 +314,6 @@ impl Agent {
                         if self.local().dirty() {
                             self.push().await;
                         }
-                        self.note_synced();
                     }
                 }
             }

@@ -116,9 +116,9 @@ impl Agent {
         let _ = tokio::time::timeout(limit, rx.wait_for(|s| *s)).await;
     }
 
-    /// Marks the first clean sync (nothing left to push).
+    /// After a successful push: marks the first clean sync (nothing left to push).
     fn note_synced(&self) {
-        if !self.local().dirty() {
+        if !*self.inner.synced.borrow() && !self.local().dirty() {
             self.inner
                 .synced
                 .send_if_modified(|s| !std::mem::replace(s, true));

@@ -98,10 +98,8 @@ function services() {
       tags(s.Tags),
       String(s.InstanceCount),
       el("span", {},
-        ["passing", "warning", "critical"].map((st) => {
-          const n = s[`Checks${st[0].toUpperCase()}${st.slice(1)}`];
-          return el("span", { class: `badge ${st}`, title: `${st} checks`, "aria-label": `${n} ${st}`, "data-count": st }, n);
-        })),
+        [["passing", s.ChecksPassing], ["warning", s.ChecksWarning], ["critical", s.ChecksCritical]].map(([st, n]) =>
+          el("span", { class: `badge ${st}`, title: `${st} checks`, "aria-label": `${n} ${st}` }, n))),
     ]);
     page("Services", table(["Service", "Tags", "Instances", "Checks"], rows, "Services"));
   });
